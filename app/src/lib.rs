@@ -1,0 +1,60 @@
+//! Sightline's user interface: the HTML shell, the router and every page.
+//! Compiled twice: with `ssr` into the server, with `hydrate` into the WASM bundle.
+
+mod layout;
+mod pages;
+mod theme;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use layout::Layout;
+use pages::{Landing, NotFound, SignIn};
+
+/// The product name as users see it; tests look for it in server-rendered HTML.
+pub const PRODUCT_NAME: &str = "Sightline";
+
+/// The HTML document every page is rendered into on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="description" content="Sightline: self-hosted customer and commerce insights with a confidence and an explanation on every number." />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The root component: meta context, stylesheet and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="sightline-css" href="/pkg/sightline.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { PRODUCT_NAME.to_string() } else { format!("{page} · {PRODUCT_NAME}") }
+        } />
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("") view=Landing />
+                    <Route path=path!("sign-in") view=SignIn />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

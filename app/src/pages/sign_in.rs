@@ -1,0 +1,26 @@
+//! Sign-in page. The form is shown as it will be; accounts and sessions are not enabled yet,
+//! so it says so instead of pretending to work.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn SignIn() -> impl IntoView {
+    view! {
+        <Title text="Sign in" />
+        <section class="card narrow">
+            <h1>"Sign in"</h1>
+            <p class="notice" role="status">
+                "Accounts are not enabled on this server yet. The demo login printed by the set-up command will work here as soon as they are."
+            </p>
+            <form class="stacked" aria-describedby="sign-in-disabled">
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="username" required disabled />
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required disabled />
+                <button type="submit" class="button primary" disabled>"Sign in"</button>
+                <p id="sign-in-disabled" class="hint">"Sign-in is disabled until accounts are enabled."</p>
+            </form>
+        </section>
+    }
+}

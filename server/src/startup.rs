@@ -1,0 +1,140 @@
+//! Builds the application from settings: state, router and the listening server.
+//! Tests build the same router with `build_router`, so what they exercise is what runs.
+
+use std::net::SocketAddr;
+
+use axum::extract::{FromRef, MatchedPath};
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::health;
+use crate::settings::Settings;
+
+/// Header carrying the request id: taken from the client or proxy when present, else made.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Shared by every handler, SSR render and server function.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    /// Connected as the application role: row-level security applies to everything it runs.
+    pub db: PgPool,
+    /// Present when `REDIS_URL` is set.
+    pub redis: Option<redis::Client>,
+}
+
+impl AppState {
+    /// State for `settings`; connects nothing yet (the pool is lazy).
+    pub fn from_settings(settings: &Settings) -> Result<Self, redis::RedisError> {
+        let redis = match &settings.redis_url {
+            Some(url) => Some(redis::Client::open(secrecy::ExposeSecret::expose_secret(url))?),
+            None => None,
+        };
+        Ok(AppState {
+            leptos_options: leptos_options(settings.addr, &settings.site_root),
+            db: crate::database::app_pool(&settings.database),
+            redis,
+        })
+    }
+}
+
+/// Where the built site lives and what its bundle is called (see `scripts/build-site.sh`).
+pub fn leptos_options(addr: SocketAddr, site_root: &std::path::Path) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("sightline")
+        .site_root(site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build()
+}
+
+/// Every route the server answers, with request ids, tracing and compression around them.
+pub fn build_router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let shell_options = state.leptos_options.clone();
+
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .leptos_routes(&state, routes, move || app::shell(shell_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+                .layer(CompressionLayer::new()),
+        )
+        .with_state(state)
+}
+
+/// One span per request, named by route (not raw path, which would explode cardinality)
+/// and carrying the request id so every log line inside can be tied to the request.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-");
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("-", MatchedPath::as_str);
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route,
+        path = %request.uri().path(),
+        request_id,
+    )
+}
+
+/// Serves `router` on `listener` until SIGINT or SIGTERM, then lets requests in flight finish.
+pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "could not listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}

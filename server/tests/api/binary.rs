@@ -1,0 +1,126 @@
+//! The `sightline` binary as an operator runs it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::helpers::{closed_port, database_url, free_addr};
+
+fn sightline() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sightline"));
+    command
+        .env_remove("REDIS_URL")
+        .env("SIGHTLINE_LOG_FORMAT", "json")
+        .stdout(Stdio::piped()) // logs
+        .stderr(Stdio::piped()); // settings errors, before logging starts
+    command
+}
+
+async fn wait_for_health(address: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(response) = reqwest::get(format!("{address}/health")).await {
+            if response.status() == 200 {
+                return;
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut log = String::new();
+            std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut log).ok();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).ok();
+            panic!("sightline exited during start-up with {status}:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("sightline did not become healthy within 60 s");
+}
+
+fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            panic!("sightline did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn serve_prepares_a_brand_new_database_from_only_its_url_and_stops_cleanly_on_sigterm(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let fresh_name = format!("sightline_bin_{}", uuid::Uuid::new_v4().simple());
+    let fresh = admin.clone().database(&fresh_name);
+    let addr = free_addr();
+    let address = format!("http://{addr}");
+    let mut child = sightline()
+        .arg("serve")
+        .env("DATABASE_URL", database_url(&fresh))
+        .env("SIGHTLINE_ADDR", addr.to_string())
+        .spawn()
+        .unwrap();
+
+    wait_for_health(&address, &mut child).await;
+    let ready = reqwest::get(format!("{address}/ready")).await.unwrap();
+    let ready_status = ready.status();
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let exit = wait_for_exit(&mut child, Duration::from_secs(10));
+    let maintenance = PgPoolOptions::new()
+        .connect_with(admin.database("postgres"))
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "drop database if exists \"{fresh_name}\" with (force)"
+    )))
+    .execute(&maintenance)
+    .await
+    .unwrap();
+
+    assert_eq!(ready_status, 200);
+    assert!(terminated.success());
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn serve_fails_fast_with_a_clear_exit_when_the_database_is_unreachable(
+    _: PgPoolOptions,
+    _: PgConnectOptions,
+) {
+    let started = Instant::now();
+    let mut child = sightline()
+        .arg("serve")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{}/sightline", closed_port()),
+        )
+        .env("SIGHTLINE_ADDR", free_addr().to_string())
+        .spawn()
+        .unwrap();
+
+    let exit = wait_for_exit(&mut child, Duration::from_secs(30));
+
+    assert!(!exit.success());
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn a_missing_database_url_stops_the_binary_with_the_variable_named() {
+    let output = Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .arg("migrate")
+        .env_remove("DATABASE_URL")
+        .current_dir(std::env::temp_dir()) // no .env to pick up
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("DATABASE_URL"));
+}

@@ -1,0 +1,177 @@
+use server::database::{self, APP_ROLE, OWNER_ROLE};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+
+#[sqlx::test(migrations = false)]
+async fn the_role_serving_requests_is_not_superuser_nor_bypassrls_nor_owner_of_any_table(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+
+    let (name, is_super, bypasses_rls): (String, bool, bool) = sqlx::query_as(
+        "select rolname::text, rolsuper, rolbypassrls from pg_roles where rolname = current_user",
+    )
+    .fetch_one(&app.app_db)
+    .await
+    .unwrap();
+    let owned_by_app: i64 = sqlx::query_scalar(
+        "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = 'public' and pg_get_userbyid(c.relowner) = current_user",
+    )
+    .fetch_one(&app.app_db)
+    .await
+    .unwrap();
+    let owners: Vec<String> = sqlx::query_scalar(
+        "select distinct pg_get_userbyid(c.relowner)::text from pg_class c
+         join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = 'public' and c.relkind in ('r', 'p')",
+    )
+    .fetch_all(&app.app_db)
+    .await
+    .unwrap();
+
+    assert_eq!(name, APP_ROLE);
+    assert!(!is_super, "the request role must not be a superuser");
+    assert!(
+        !bypasses_rls,
+        "the request role must not bypass row-level security"
+    );
+    assert_eq!(owned_by_app, 0, "the request role must own no table");
+    assert_eq!(
+        owners,
+        vec![OWNER_ROLE.to_string()],
+        "every table belongs to the owner role"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn every_table_with_an_org_id_has_forced_row_level_security(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+
+    let unprotected: Vec<String> = sqlx::query_scalar(
+        "select c.relname::text from pg_class c
+         join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = 'public' and c.relkind in ('r', 'p')
+           and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'org_id')
+           and not (c.relrowsecurity and c.relforcerowsecurity)",
+    )
+    .fetch_all(&app.admin_db)
+    .await
+    .unwrap();
+
+    assert!(
+        unprotected.is_empty(),
+        "tenant tables without forced RLS: {unprotected:?}"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn tenant_rows_are_invisible_and_unwritable_without_the_matching_org_setting(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let org_a = insert_org(&app, "alpha").await;
+    let org_b = insert_org(&app, "beta").await;
+    let user: Uuid = sqlx::query_scalar(
+        "insert into users (email, password_hash) values ('a@example.com', 'x') returning id",
+    )
+    .fetch_one(&app.app_db)
+    .await
+    .unwrap();
+    let mut tx = app.app_db.begin().await.unwrap();
+    set_org(&mut tx, org_a).await;
+    sqlx::query("insert into memberships (org_id, user_id, role) values ($1, $2, 'owner')")
+        .bind(org_a)
+        .bind(user)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let without_setting: i64 = sqlx::query_scalar("select count(*) from memberships")
+        .fetch_one(&app.app_db)
+        .await
+        .unwrap();
+    let mut as_b = app.app_db.begin().await.unwrap();
+    set_org(&mut as_b, org_b).await;
+    let seen_by_b: i64 = sqlx::query_scalar("select count(*) from memberships")
+        .fetch_one(&mut *as_b)
+        .await
+        .unwrap();
+    let updated_by_b = sqlx::query("update memberships set role = 'viewer'")
+        .execute(&mut *as_b)
+        .await
+        .unwrap();
+    let insert_into_a =
+        sqlx::query("insert into memberships (org_id, user_id, role) values ($1, $2, 'viewer')")
+            .bind(org_a)
+            .bind(user)
+            .execute(&mut *as_b)
+            .await;
+    drop(as_b);
+    let mut as_a = app.app_db.begin().await.unwrap();
+    set_org(&mut as_a, org_a).await;
+    let seen_by_a: i64 = sqlx::query_scalar("select count(*) from memberships")
+        .fetch_one(&mut *as_a)
+        .await
+        .unwrap();
+
+    assert_eq!(without_setting, 0, "a query that forgets its tenant sees nothing");
+    assert_eq!(seen_by_b, 0);
+    assert_eq!(updated_by_b.rows_affected(), 0);
+    let error = insert_into_a.expect_err("writing into another tenant is refused");
+    assert!(error.to_string().contains("row-level security"), "{error}");
+    assert_eq!(seen_by_a, 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn preparing_again_and_concurrently_changes_nothing_and_fails_nowhere(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    database::prepare(&admin, None).await.unwrap();
+
+    let (first, second) = tokio::join!(database::prepare(&admin, None), database::prepare(&admin, None));
+
+    first.unwrap();
+    second.unwrap();
+    let pool = PgPoolOptions::new().connect_with(admin).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(applied as usize, database::MIGRATOR.iter().count());
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_application_role_cannot_rewrite_migration_history(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+
+    let deleted = sqlx::query("delete from _sqlx_migrations")
+        .execute(&app.app_db)
+        .await;
+    let pending = database::pending_migrations(&app.app_db).await.unwrap();
+
+    assert!(deleted.unwrap_err().to_string().contains("permission denied"));
+    assert!(pending.is_empty());
+}
+
+async fn insert_org(app: &TestApp, slug: &str) -> Uuid {
+    sqlx::query_scalar("insert into organizations (slug, name) values ($1, $1) returning id")
+        .bind(slug)
+        .fetch_one(&app.app_db)
+        .await
+        .unwrap()
+}
+
+async fn set_org(tx: &mut sqlx::PgConnection, org: Uuid) {
+    sqlx::query("select set_config('app.org_id', $1, true)")
+        .bind(org.to_string())
+        .execute(tx)
+        .await
+        .unwrap();
+}

@@ -1,0 +1,115 @@
+//! Spawns the real router on port 0 against a prepared test database.
+
+use std::net::SocketAddr;
+
+use server::database;
+use server::startup::{build_router, leptos_options, AppState};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+/// A running app and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// The application role's pool, as requests use it.
+    pub app_db: PgPool,
+    /// A superuser connection to the same database, for arranging and inspecting.
+    pub admin_db: PgPool,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for TestApp {
+    /// Stops the server so its pool lets go of the test database, which `sqlx::test` then
+    /// drops without waiting for connected sessions.
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    /// Prepares the fresh database `sqlx::test` made (roles, migrations) and serves the app.
+    pub async fn spawn(admin: PgConnectOptions) -> TestApp {
+        database::prepare(&admin, None).await.expect("database prepares");
+        let app_db = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(database::app_connect_options(&admin, None))
+            .await
+            .expect("application role connects");
+        let admin_db = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(admin)
+            .await
+            .unwrap();
+        Self::spawn_with(app_db.clone(), admin_db, None).await
+    }
+
+    /// Serves the app with the given pools and Redis client, which may point nowhere.
+    pub async fn spawn_with(app_db: PgPool, admin_db: PgPool, redis: Option<redis::Client>) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState {
+            leptos_options: leptos_options(addr, std::path::Path::new("target/site")),
+            db: app_db.clone(),
+            redis,
+        };
+        let server = tokio::spawn(async move { axum::serve(listener, build_router(state)).await });
+        TestApp {
+            address: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            app_db,
+            admin_db,
+            server,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request is answered")
+    }
+}
+
+/// A pool whose every connection attempt fails at once: a database that is down.
+pub fn unreachable_pool() -> PgPool {
+    let options = PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(closed_port())
+        .username("nobody");
+    PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_millis(500))
+        .connect_lazy_with(options)
+}
+
+/// A local port nothing listens on.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    port
+}
+
+/// The Redis the test command started (or `REDIS_URL`).
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A URL the binary can be given for the test's database.
+pub fn database_url(options: &PgConnectOptions) -> String {
+    format!(
+        "postgres://{}@{}:{}/{}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port(),
+        options.get_database().expect("test database has a name")
+    )
+}
+
+/// The socket address of a free local port.
+pub fn free_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], closed_port()))
+}

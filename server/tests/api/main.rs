@@ -1,0 +1,9 @@
+//! Integration tests of the server against a real PostgreSQL (one fresh database per test)
+//! and, where it matters, a real Redis. One test binary, so it links once.
+
+mod binary;
+mod database;
+mod health;
+mod helpers;
+mod pages;
+mod seed;

@@ -1,0 +1,127 @@
+# Shared by scripts/run.sh and scripts/test.sh: idempotent installs and services.
+# Source it; every function is safe to call on a machine that already has everything.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+LOCAL_DIR="$ROOT/.local"          # git-ignored: private Postgres cluster, logs
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+PRIVATE_PG_PORT="${PRIVATE_PG_PORT:-5433}"
+export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_UPDATED=""
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found: install $* by hand"
+  if [ -z "$APT_UPDATED" ]; then
+    as_root apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+  say "installing $* with apt"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+# A TCP port answers on 127.0.0.1.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The version of a crate as resolved in Cargo.lock.
+locked_version() {
+  awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+ensure_rust_tools() {
+  command -v cargo >/dev/null || die "cargo not found: install Rust with rustup first"
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  local want have
+  want="$(locked_version wasm-bindgen)"
+  have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
+  if [ "$have" != "$want" ]; then
+    # Not --locked: the CLI's lock file names a webpki-roots version that is gone.
+    say "installing wasm-bindgen-cli $want (matches Cargo.lock; takes a few minutes once)"
+    cargo install wasm-bindgen-cli --version "$want" --force --quiet
+  fi
+  if ! command -v cargo-nextest >/dev/null; then
+    say "installing cargo-nextest"
+    cargo install cargo-nextest --locked --quiet
+  fi
+}
+
+ensure_node_packages() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  local stamp="$ROOT/node_modules/.sightline-lock"
+  local want
+  want="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "installing npm packages (binaryen for wasm-opt, playwright-core for browser tests)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+  fi
+}
+
+ensure_chromium() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    apt_install chromium chromium-driver
+  fi
+}
+
+# Sets DATABASE_URL to an administrative URL for a Postgres that answers:
+# the given one; else the local server on 5432 (started if installed but down);
+# else a private cluster under .local/postgres on $PRIVATE_PG_PORT.
+ensure_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then
+    return
+  fi
+  if ! port_open 5432 && command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    say "starting the local PostgreSQL cluster"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
+    for _ in $(seq 1 30); do port_open 5432 && break; sleep 0.5; done
+  fi
+  if port_open 5432; then
+    export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${SIGHTLINE_DB_NAME:-sightline}"
+    return
+  fi
+  start_private_postgres
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$PRIVATE_PG_PORT/${SIGHTLINE_DB_NAME:-sightline}"
+}
+
+start_private_postgres() {
+  [ -x "$PG_BIN/initdb" ] || apt_install postgresql
+  local data="$LOCAL_DIR/postgres"
+  local run_as=()
+  if [ "$(id -u)" = 0 ]; then run_as=(runuser -u postgres --); fi   # initdb refuses root
+  mkdir -p "$LOCAL_DIR"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    say "creating a private PostgreSQL cluster in $data"
+    mkdir -p "$data"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$data"
+    "${run_as[@]}" "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
+  fi
+  if ! port_open "$PRIVATE_PG_PORT"; then
+    say "starting the private PostgreSQL cluster on port $PRIVATE_PG_PORT"
+    "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w \
+      -o "-p $PRIVATE_PG_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null
+  fi
+}
+
+# Sets REDIS_URL to a Redis that answers, starting or installing one when needed.
+ensure_redis() {
+  if [ -n "${REDIS_URL:-}" ]; then return; fi
+  if ! port_open 6379; then
+    command -v redis-server >/dev/null || apt_install redis-server
+    say "starting Redis on 127.0.0.1:6379"
+    local dir="$LOCAL_DIR/redis"
+    mkdir -p "$dir"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir "$dir" --logfile "$dir/redis.log"
+    for _ in $(seq 1 30); do port_open 6379 && break; sleep 0.2; done
+  fi
+  export REDIS_URL="redis://127.0.0.1:6379"
+}

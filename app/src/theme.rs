@@ -19,6 +19,7 @@ impl Theme {
         }
     }
 
+    #[cfg(any(feature = "hydrate", test))]
     fn parse(value: &str) -> Option<Self> {
         match value {
             "light" => Some(Theme::Light),

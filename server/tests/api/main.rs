@@ -5,5 +5,6 @@ mod binary;
 mod database;
 mod health;
 mod helpers;
+mod outage;
 mod pages;
 mod seed;

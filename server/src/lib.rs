@@ -1,8 +1,10 @@
 //! The Sightline server as a library, so integration tests build exactly what `main` runs.
 
 pub mod database;
+pub mod error;
 pub mod health;
 pub mod seed;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod tenant;

@@ -7,6 +7,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::tenant::{OrgId, TenantTx};
+
 /// The demo organization's URL name.
 pub const DEMO_ORG_SLUG: &str = "demo";
 /// The demo owner's sign-in email.
@@ -62,20 +64,18 @@ pub async fn seed_demo(pool: &PgPool, password: &SecretString) -> Result<DemoLog
     .bind(&password_hash)
     .fetch_one(&mut *tx)
     .await?;
-    // Memberships are tenant rows: row-level security admits them only for the current org.
-    sqlx::query("select set_config('app.org_id', $1, true)")
-        .bind(org_id.to_string())
-        .execute(&mut *tx)
-        .await?;
+
+    // Memberships are tenant rows: the same transaction continues as the organization's.
+    let mut tenant = TenantTx::enter(tx, OrgId(org_id)).await?;
     sqlx::query(
         "insert into memberships (org_id, user_id, role) values ($1, $2, 'owner')
          on conflict (org_id, user_id) do update set role = 'owner', updated_at = now()",
     )
-    .bind(org_id)
+    .bind(tenant.org_id())
     .bind(user_id)
-    .execute(&mut *tx)
+    .execute(tenant.conn())
     .await?;
-    tx.commit().await?;
+    tenant.commit().await?;
 
     Ok(DemoLogin {
         organization_id: org_id,

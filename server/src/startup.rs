@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 
 use axum::extract::{FromRef, MatchedPath};
 use axum::http::{HeaderName, Request};
-use axum::routing::get;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{any, get};
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -17,8 +19,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::health;
 use crate::settings::Settings;
+use crate::{error, health};
 
 /// Header carrying the request id: taken from the client or proxy when present, else made.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -66,6 +68,7 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/api/{*rest}", any(error::api_not_found))
         .leptos_routes(&state, routes, move || app::shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(
@@ -76,6 +79,7 @@ pub fn build_router(state: AppState) -> Router {
                         .make_span_with(request_span)
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
+                .layer(middleware::from_fn(scope_request_id))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
                 .layer(CompressionLayer::new()),
         )
@@ -101,6 +105,17 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
         path = %request.uri().path(),
         request_id,
     )
+}
+
+/// Makes the request id available to everything the request runs (error bodies, jobs).
+async fn scope_request_id(request: Request<axum::body::Body>, next: Next) -> Response {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    error::with_request_id(request_id, next.run(request)).await
 }
 
 /// Serves `router` on `listener` until SIGINT or SIGTERM, then lets requests in flight finish.

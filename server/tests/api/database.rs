@@ -1,4 +1,5 @@
 use server::database::{self, APP_ROLE, OWNER_ROLE};
+use server::tenant::{OrgId, TenantTx};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
 
@@ -82,12 +83,11 @@ async fn tenant_rows_are_invisible_and_unwritable_without_the_matching_org_setti
     .fetch_one(&app.app_db)
     .await
     .unwrap();
-    let mut tx = app.app_db.begin().await.unwrap();
-    set_org(&mut tx, org_a).await;
+    let mut tx = TenantTx::begin(&app.app_db, org_a).await.unwrap();
     sqlx::query("insert into memberships (org_id, user_id, role) values ($1, $2, 'owner')")
         .bind(org_a)
         .bind(user)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -96,27 +96,25 @@ async fn tenant_rows_are_invisible_and_unwritable_without_the_matching_org_setti
         .fetch_one(&app.app_db)
         .await
         .unwrap();
-    let mut as_b = app.app_db.begin().await.unwrap();
-    set_org(&mut as_b, org_b).await;
+    let mut as_b = TenantTx::begin(&app.app_db, org_b).await.unwrap();
     let seen_by_b: i64 = sqlx::query_scalar("select count(*) from memberships")
-        .fetch_one(&mut *as_b)
+        .fetch_one(as_b.conn())
         .await
         .unwrap();
     let updated_by_b = sqlx::query("update memberships set role = 'viewer'")
-        .execute(&mut *as_b)
+        .execute(as_b.conn())
         .await
         .unwrap();
     let insert_into_a =
         sqlx::query("insert into memberships (org_id, user_id, role) values ($1, $2, 'viewer')")
             .bind(org_a)
             .bind(user)
-            .execute(&mut *as_b)
+            .execute(as_b.conn())
             .await;
     drop(as_b);
-    let mut as_a = app.app_db.begin().await.unwrap();
-    set_org(&mut as_a, org_a).await;
+    let mut as_a = TenantTx::begin(&app.app_db, org_a).await.unwrap();
     let seen_by_a: i64 = sqlx::query_scalar("select count(*) from memberships")
-        .fetch_one(&mut *as_a)
+        .fetch_one(as_a.conn())
         .await
         .unwrap();
 
@@ -160,18 +158,70 @@ async fn the_application_role_cannot_rewrite_migration_history(_: PgPoolOptions,
     assert!(pending.is_empty());
 }
 
-async fn insert_org(app: &TestApp, slug: &str) -> Uuid {
-    sqlx::query_scalar("insert into organizations (slug, name) values ($1, $1) returning id")
+#[sqlx::test(migrations = false)]
+async fn the_tenant_setting_never_outlives_its_transaction_on_a_pooled_connection(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin.clone()).await;
+    let org = insert_org(&app, "gamma").await;
+    // One connection, so the next query is sure to reuse the tenant transaction's.
+    let single = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(database::app_connect_options(&admin, None))
+        .await
+        .unwrap();
+
+    let mut tx = TenantTx::begin(&single, org).await.unwrap();
+    let inside: String = sqlx::query_scalar("select current_setting('app.org_id')")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let after: Option<String> = sqlx::query_scalar("select nullif(current_setting('app.org_id', true), '')")
+        .fetch_one(&single)
+        .await
+        .unwrap();
+
+    assert_eq!(inside, org.to_string());
+    assert_eq!(after, None);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_tenant_transaction_dropped_without_commit_writes_nothing(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let org = insert_org(&app, "delta").await;
+    let user: Uuid = sqlx::query_scalar(
+        "insert into users (email, password_hash) values ('d@example.com', 'x') returning id",
+    )
+    .fetch_one(&app.app_db)
+    .await
+    .unwrap();
+
+    let mut tx = TenantTx::begin(&app.app_db, org).await.unwrap();
+    sqlx::query("insert into memberships (org_id, user_id, role) values ($1, $2, 'owner')")
+        .bind(org)
+        .bind(user)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    drop(tx);
+
+    let count: i64 = sqlx::query_scalar("select count(*) from memberships")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+async fn insert_org(app: &TestApp, slug: &str) -> OrgId {
+    let id: Uuid = sqlx::query_scalar("insert into organizations (slug, name) values ($1, $1) returning id")
         .bind(slug)
         .fetch_one(&app.app_db)
         .await
-        .unwrap()
-}
-
-async fn set_org(tx: &mut sqlx::PgConnection, org: Uuid) {
-    sqlx::query("select set_config('app.org_id', $1, true)")
-        .bind(org.to_string())
-        .execute(tx)
-        .await
         .unwrap();
+    OrgId(id)
 }

@@ -52,3 +52,19 @@ async fn the_sign_in_page_renders_its_form(_: PgPoolOptions, admin: PgConnectOpt
         "{html}"
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn an_unknown_api_address_answers_a_json_404_carrying_the_request_id(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+
+    let response = app.get("/api/v1/no-such-resource").await;
+
+    assert_eq!(response.status(), 404);
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    assert_eq!(body["error"]["request_id"], request_id.as_str());
+}

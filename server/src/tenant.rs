@@ -1,0 +1,63 @@
+//! The only door to tenant data (SPEC TEN-2).
+//!
+//! A `TenantTx` is a transaction on the application role's pool with `app.org_id` set to one
+//! organization, transaction-locally, so a pooled connection never carries it to the next
+//! request. Row-level security policies read the same setting: through a `TenantTx`, rows of
+//! other organizations are neither visible nor writable, and code that bypasses it (a bare
+//! pool query) sees no tenant rows at all. Repository functions take `&mut TenantTx`, never a
+//! pool.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+/// An organization's id. Only the server's authentication code should make one from a
+/// session or token; never from a request parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct OrgId(pub Uuid);
+
+impl fmt::Display for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A transaction scoped to one organization. Dropped without `commit`, it rolls back.
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+    org_id: OrgId,
+}
+
+impl TenantTx {
+    /// Opens a transaction and sets the organization for row-level security.
+    pub async fn begin(pool: &PgPool, org_id: OrgId) -> Result<Self, sqlx::Error> {
+        Self::enter(pool.begin().await?, org_id).await
+    }
+
+    /// Limits an open transaction to `org_id` from here on: for writes that first create the
+    /// organization and then its rows, all in one transaction (registration, the demo seed).
+    pub async fn enter(mut tx: Transaction<'static, Postgres>, org_id: OrgId) -> Result<Self, sqlx::Error> {
+        sqlx::query("select set_config('app.org_id', $1, true)")
+            .bind(org_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(TenantTx { tx, org_id })
+    }
+
+    /// The organization every statement in this transaction is limited to.
+    pub fn org_id(&self) -> OrgId {
+        self.org_id
+    }
+
+    /// The connection, for running queries inside the transaction.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}

@@ -18,8 +18,8 @@ pub const DEFAULT_DEMO_PASSWORD: &str = "demo-insights-2026";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
-    #[error("the demo password must be at least 12 characters")]
-    PasswordTooShort,
+    #[error("the demo password is refused: {0}")]
+    Password(#[from] domain::PasswordRejection),
     #[error("could not hash the demo password: {0}")]
     Hash(String),
     #[error("could not write the demo data: {0}")]
@@ -38,9 +38,7 @@ pub struct DemoLogin {
 /// application role (so it also proves that role can write).
 #[tracing::instrument(skip_all)]
 pub async fn seed_demo(pool: &PgPool, password: &SecretString) -> Result<DemoLogin, SeedError> {
-    if password.expose_secret().chars().count() < 12 {
-        return Err(SeedError::PasswordTooShort);
-    }
+    domain::check_password(password.expose_secret(), DEMO_EMAIL)?;
     let password = password.clone();
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await

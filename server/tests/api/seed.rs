@@ -1,4 +1,5 @@
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use domain::PasswordRejection;
 use secrecy::SecretString;
 use server::seed::{seed_demo, SeedError, DEMO_EMAIL, DEMO_ORG_SLUG};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -12,10 +13,10 @@ async fn seeding_twice_leaves_one_demo_owner_whose_latest_password_verifies(
 ) {
     let app = TestApp::spawn(admin).await;
 
-    seed_demo(&app.app_db, &SecretString::from("first-password-123"))
+    seed_demo(&app.app_db, &SecretString::from("first-demo-passphrase"))
         .await
         .unwrap();
-    let login = seed_demo(&app.app_db, &SecretString::from("second-password-456"))
+    let login = seed_demo(&app.app_db, &SecretString::from("second-demo-passphrase"))
         .await
         .unwrap();
 
@@ -38,10 +39,10 @@ async fn seeding_twice_leaves_one_demo_owner_whose_latest_password_verifies(
     let parsed = PasswordHash::new(&hash).unwrap();
     assert_eq!(parsed.algorithm.as_str(), "argon2id");
     assert!(Argon2::default()
-        .verify_password(b"second-password-456", &parsed)
+        .verify_password(b"second-demo-passphrase", &parsed)
         .is_ok());
     assert!(Argon2::default()
-        .verify_password(b"first-password-123", &parsed)
+        .verify_password(b"first-demo-passphrase", &parsed)
         .is_err());
 }
 
@@ -51,7 +52,10 @@ async fn a_short_demo_password_is_refused_and_nothing_is_written(_: PgPoolOption
 
     let result = seed_demo(&app.app_db, &SecretString::from("short")).await;
 
-    assert!(matches!(result, Err(SeedError::PasswordTooShort)));
+    assert!(matches!(
+        result,
+        Err(SeedError::Password(PasswordRejection::TooShort))
+    ));
     let orgs: i64 = sqlx::query_scalar("select count(*) from organizations")
         .fetch_one(&app.admin_db)
         .await

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -81,7 +82,13 @@ pub fn build_router(state: AppState) -> Router {
                 )
                 .layer(middleware::from_fn(scope_request_id))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
-                .layer(CompressionLayer::new()),
+                .layer(CompressionLayer::new())
+                // Bundle files keep their names across releases: browsers must revalidate
+                // (a cheap 304) rather than run an old WASM against new HTML.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    http::header::CACHE_CONTROL,
+                    http::HeaderValue::from_static("no-cache"),
+                )),
         )
         .with_state(state)
 }

@@ -130,5 +130,10 @@ async fn health_and_ready_answer_as_specified_and_static_files_are_compressed() 
     assert_eq!(ready_body["checks"]["migrations"]["status"], "ok");
     assert_eq!(wasm.status(), 200);
     assert_eq!(wasm.headers()["content-encoding"], "gzip");
+    assert_eq!(
+        wasm.headers()["cache-control"],
+        "no-cache",
+        "browsers revalidate the bundle"
+    );
     server.stop().await;
 }

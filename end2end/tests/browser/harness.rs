@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use playwright_rs::protocol::{Browser, BrowserContextOptions, Page};
+use playwright_rs::protocol::{Browser, BrowserContextOptions, Locator, Page, WaitForOptions};
 use playwright_rs::{LaunchOptions, Playwright};
 
 /// Flags for Chromium on a machine with no network and no GPU (see the README).
@@ -172,4 +172,13 @@ impl BrowserSession {
     pub async fn close(self) {
         self.browser.close().await.ok();
     }
+}
+
+/// Waits until the WASM has hydrated `page` and returns the app root.
+pub async fn hydrated(page: &Page) -> Locator {
+    let app = page.locator(".app[data-hydrated=\"true\"]");
+    app.wait_for(WaitForOptions::builder().timeout(15_000.0).build())
+        .await
+        .expect("the WASM hydrates the page within 15 s");
+    app
 }

@@ -1,9 +1,8 @@
 //! The app shell as a user meets it: server rendering, hydration, 404s, health endpoints.
 
-use playwright_rs::protocol::WaitForOptions;
 use serde_json::Value;
 
-use crate::harness::{artifacts_dir, BrowserSession, Server};
+use crate::harness::{artifacts_dir, hydrated, BrowserSession, Server};
 
 #[tokio::test]
 async fn the_landing_page_is_readable_with_javascript_disabled() {
@@ -18,7 +17,7 @@ async fn the_landing_page_is_readable_with_javascript_disabled() {
         .expect("a response");
     let heading = page.locator("h1").text_content().await.unwrap();
     let title = page.title().await.unwrap();
-    let hydrated = page.locator(".app").get_attribute("data-hydrated").await.unwrap();
+    let hydration_marker = page.locator(".app").get_attribute("data-hydrated").await.unwrap();
     let features = page.locator(".feature").count().await.unwrap();
     page.screenshot_to_file(&artifacts_dir().join("landing-no-js.png"), None)
         .await
@@ -27,7 +26,11 @@ async fn the_landing_page_is_readable_with_javascript_disabled() {
     assert_eq!(response.status(), 200);
     assert_eq!(heading.as_deref(), Some("Sightline"));
     assert!(title.contains("Sightline"), "{title}");
-    assert_eq!(hydrated.as_deref(), Some("false"), "nothing ran in the browser");
+    assert_eq!(
+        hydration_marker.as_deref(),
+        Some("false"),
+        "nothing ran in the browser"
+    );
     assert_eq!(features, 4);
     browser.close().await;
     server.stop().await;
@@ -39,10 +42,7 @@ async fn the_theme_toggle_works_once_hydrated_and_is_remembered() {
     let browser = BrowserSession::launch().await;
     let page = browser.page(true).await;
     page.goto(&server.url("/"), None).await.unwrap();
-    let app = page.locator(".app[data-hydrated=\"true\"]");
-    app.wait_for(WaitForOptions::builder().timeout(15_000.0).build())
-        .await
-        .expect("the WASM hydrates the page");
+    let app = hydrated(&page).await;
     let before = app.get_attribute("data-theme").await.unwrap();
 
     page.locator("button.theme-toggle").click(None).await.unwrap();
@@ -56,11 +56,7 @@ async fn the_theme_toggle_works_once_hydrated_and_is_remembered() {
         .await
         .unwrap();
     page.reload(None).await.unwrap();
-    let reloaded = page.locator(".app[data-hydrated=\"true\"]");
-    reloaded
-        .wait_for(WaitForOptions::builder().timeout(15_000.0).build())
-        .await
-        .unwrap();
+    let reloaded = hydrated(&page).await;
     let after_reload = reloaded.get_attribute("data-theme").await.unwrap();
 
     assert_eq!(before.as_deref(), Some("light"));
@@ -81,10 +77,7 @@ async fn client_side_navigation_reaches_sign_in_and_an_unknown_page_answers_404(
     let browser = BrowserSession::launch().await;
     let page = browser.page(true).await;
     page.goto(&server.url("/"), None).await.unwrap();
-    page.locator(".app[data-hydrated=\"true\"]")
-        .wait_for(WaitForOptions::builder().timeout(15_000.0).build())
-        .await
-        .unwrap();
+    hydrated(&page).await;
 
     page.locator("nav a[href=\"/sign-in\"]")
         .click(None)

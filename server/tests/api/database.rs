@@ -77,19 +77,9 @@ async fn tenant_rows_are_invisible_and_unwritable_without_the_matching_org_setti
     let app = TestApp::spawn(admin).await;
     let org_a = insert_org(&app, "alpha").await;
     let org_b = insert_org(&app, "beta").await;
-    let user: Uuid = sqlx::query_scalar(
-        "insert into users (email, password_hash) values ('a@example.com', 'x') returning id",
-    )
-    .fetch_one(&app.app_db)
-    .await
-    .unwrap();
+    let user = insert_user(&app, "a@example.com").await;
     let mut tx = TenantTx::begin(&app.app_db, org_a).await.unwrap();
-    sqlx::query("insert into memberships (org_id, user_id, role) values ($1, $2, 'owner')")
-        .bind(org_a)
-        .bind(user)
-        .execute(tx.conn())
-        .await
-        .unwrap();
+    insert_owner(&mut tx, user).await;
     tx.commit().await.unwrap();
 
     let without_setting: i64 = sqlx::query_scalar("select count(*) from memberships")
@@ -194,20 +184,10 @@ async fn a_tenant_transaction_dropped_without_commit_writes_nothing(
 ) {
     let app = TestApp::spawn(admin).await;
     let org = insert_org(&app, "delta").await;
-    let user: Uuid = sqlx::query_scalar(
-        "insert into users (email, password_hash) values ('d@example.com', 'x') returning id",
-    )
-    .fetch_one(&app.app_db)
-    .await
-    .unwrap();
+    let user = insert_user(&app, "d@example.com").await;
 
     let mut tx = TenantTx::begin(&app.app_db, org).await.unwrap();
-    sqlx::query("insert into memberships (org_id, user_id, role) values ($1, $2, 'owner')")
-        .bind(org)
-        .bind(user)
-        .execute(tx.conn())
-        .await
-        .unwrap();
+    insert_owner(&mut tx, user).await;
     drop(tx);
 
     let count: i64 = sqlx::query_scalar("select count(*) from memberships")
@@ -224,4 +204,23 @@ async fn insert_org(app: &TestApp, slug: &str) -> OrgId {
         .await
         .unwrap();
     OrgId(id)
+}
+
+async fn insert_user(app: &TestApp, email: &str) -> Uuid {
+    sqlx::query_scalar("insert into users (email, password_hash) values ($1, 'x') returning id")
+        .bind(email)
+        .fetch_one(&app.app_db)
+        .await
+        .unwrap()
+}
+
+/// Makes `user` an owner of the transaction's organization.
+async fn insert_owner(tx: &mut TenantTx, user: Uuid) {
+    let org = tx.org_id();
+    sqlx::query("insert into memberships (org_id, user_id, role) values ($1, $2, 'owner')")
+        .bind(org)
+        .bind(user)
+        .execute(tx.conn())
+        .await
+        .unwrap();
 }

@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::tenant::{OrgId, TenantTx};
+use crate::tenant::{AccountTx, OrgId, UserId};
 
 /// The demo organization's URL name.
 pub const DEMO_ORG_SLUG: &str = "demo";
@@ -44,39 +44,47 @@ pub async fn seed_demo(pool: &PgPool, password: &SecretString) -> Result<DemoLog
         .await
         .map_err(|e| SeedError::Hash(e.to_string()))??;
 
-    let mut tx = pool.begin().await?;
-    let org_id: Uuid = sqlx::query_scalar(
-        "insert into organizations (slug, name) values ($1, 'Demo Store')
-         on conflict (slug) do update set updated_at = organizations.updated_at
-         returning id",
-    )
-    .bind(DEMO_ORG_SLUG)
-    .fetch_one(&mut *tx)
-    .await?;
+    let email = domain::Email::parse(DEMO_EMAIL).expect("the demo email is valid");
+    let mut account = AccountTx::for_sign_in(pool, &email).await?;
     let user_id: Uuid = sqlx::query_scalar(
         "insert into users (email, password_hash, display_name) values ($1, $2, 'Demo Owner')
-         on conflict (email) do update set password_hash = excluded.password_hash, updated_at = now()
+         on conflict (email) do update
+         set password_hash = excluded.password_hash, password_changed_at = now(), updated_at = now()
          returning id",
     )
-    .bind(DEMO_EMAIL)
+    .bind(email.as_str())
     .bind(&password_hash)
-    .fetch_one(&mut *tx)
+    .fetch_one(account.conn())
     .await?;
+    // The demo organization is the one of that slug the demo owner already belongs to, if any.
+    account.act_for(UserId(user_id)).await?;
+    let existing: Option<Uuid> = sqlx::query_scalar("select id from organizations where slug = $1")
+        .bind(DEMO_ORG_SLUG)
+        .fetch_optional(account.conn())
+        .await?;
+    let org_id = OrgId(existing.unwrap_or_else(Uuid::new_v4));
 
-    // Memberships are tenant rows: the same transaction continues as the organization's.
-    let mut tenant = TenantTx::enter(tx, OrgId(org_id)).await?;
+    let mut tenant = account.into_tenant(org_id).await?;
+    sqlx::query(
+        "insert into organizations (id, slug, name) values ($1, $2, 'Demo Store')
+         on conflict (id) do nothing",
+    )
+    .bind(org_id)
+    .bind(DEMO_ORG_SLUG)
+    .execute(tenant.conn())
+    .await?;
     sqlx::query(
         "insert into memberships (org_id, user_id, role) values ($1, $2, 'owner')
          on conflict (org_id, user_id) do update set role = 'owner', updated_at = now()",
     )
-    .bind(tenant.org_id())
+    .bind(org_id)
     .bind(user_id)
     .execute(tenant.conn())
     .await?;
     tenant.commit().await?;
 
     Ok(DemoLogin {
-        organization_id: org_id,
+        organization_id: org_id.0,
         organization_slug: DEMO_ORG_SLUG,
         email: DEMO_EMAIL,
     })

@@ -200,7 +200,7 @@ async fn a_tenant_transaction_dropped_without_commit_writes_nothing(
 async fn insert_org(app: &TestApp, slug: &str) -> OrgId {
     let id: Uuid = sqlx::query_scalar("insert into organizations (slug, name) values ($1, $1) returning id")
         .bind(slug)
-        .fetch_one(&app.app_db)
+        .fetch_one(&app.admin_db)
         .await
         .unwrap();
     OrgId(id)
@@ -209,7 +209,7 @@ async fn insert_org(app: &TestApp, slug: &str) -> OrgId {
 async fn insert_user(app: &TestApp, email: &str) -> Uuid {
     sqlx::query_scalar("insert into users (email, password_hash) values ($1, 'x') returning id")
         .bind(email)
-        .fetch_one(&app.app_db)
+        .fetch_one(&app.admin_db)
         .await
         .unwrap()
 }

@@ -1,5 +1,6 @@
 //! The Sightline server as a library, so integration tests build exactly what `main` runs.
 
+pub mod auth;
 pub mod database;
 pub mod error;
 pub mod health;

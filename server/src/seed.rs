@@ -1,8 +1,6 @@
 //! `sightline seed-demo`: a demo organization and its owner, so a fresh install has someone to
 //! sign in as. Idempotent: running it again resets the demo password and changes nothing else.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-use argon2::Argon2;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -20,8 +18,8 @@ pub const DEFAULT_DEMO_PASSWORD: &str = "demo-insights-2026";
 pub enum SeedError {
     #[error("the demo password is refused: {0}")]
     Password(#[from] domain::PasswordRejection),
-    #[error("could not hash the demo password: {0}")]
-    Hash(String),
+    #[error(transparent)]
+    Hash(#[from] crate::auth::password::PasswordHashError),
     #[error("could not write the demo data: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -39,10 +37,7 @@ pub struct DemoLogin {
 #[tracing::instrument(skip_all)]
 pub async fn seed_demo(pool: &PgPool, password: &SecretString) -> Result<DemoLogin, SeedError> {
     domain::check_password(password.expose_secret(), DEMO_EMAIL)?;
-    let password = password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| SeedError::Hash(e.to_string()))??;
+    let password_hash = crate::auth::password::hash(password.clone()).await?;
 
     let email = domain::Email::parse(DEMO_EMAIL).expect("the demo email is valid");
     let mut account = AccountTx::for_sign_in(pool, &email).await?;
@@ -88,13 +83,4 @@ pub async fn seed_demo(pool: &PgPool, password: &SecretString) -> Result<DemoLog
         organization_slug: DEMO_ORG_SLUG,
         email: DEMO_EMAIL,
     })
-}
-
-/// argon2id with the crate defaults (19 MiB, 2 passes, 1 lane): OWASP's recommended minimum.
-fn hash_password(password: &SecretString) -> Result<String, SeedError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.expose_secret().as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| SeedError::Hash(e.to_string()))
 }

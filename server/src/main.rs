@@ -41,8 +41,8 @@ enum StartError {
     Database(#[from] database::DatabaseError),
     #[error(transparent)]
     Seed(#[from] seed::SeedError),
-    #[error("invalid REDIS_URL: {0}")]
-    Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    State(#[from] startup::StateError),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,

@@ -60,6 +60,17 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Folder holding the built site: `pkg/` with the WASM, JS and CSS, plus public assets.
     pub site_root: PathBuf,
+    pub jwt: JwtSettings,
+}
+
+/// Keys for signing access tokens.
+#[derive(Clone, Debug)]
+pub struct JwtSettings {
+    /// Signs new tokens; `None` makes the server use a random key for this run only.
+    pub secret: Option<SecretString>,
+    pub key_id: String,
+    /// Earlier keys, still accepted for verification after a rotation: `(key id, secret)`.
+    pub previous: Vec<(String, SecretString)>,
 }
 
 impl Settings {
@@ -113,7 +124,26 @@ impl Settings {
         let site_root =
             get("SIGHTLINE_SITE_ROOT").map_or_else(|| PathBuf::from("target/site"), PathBuf::from);
 
+        let mut previous = Vec::new();
+        for entry in get("SIGHTLINE_JWT_PREVIOUS_KEYS")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|e| !e.trim().is_empty())
+        {
+            let (id, secret) = entry.trim().split_once('=').ok_or(SettingsError::Invalid {
+                var: "SIGHTLINE_JWT_PREVIOUS_KEYS",
+                reason: "expected key-id=secret pairs separated by commas".into(),
+            })?;
+            previous.push((id.to_owned(), SecretString::from(secret.to_owned())));
+        }
+        let jwt = JwtSettings {
+            secret: get("SIGHTLINE_JWT_SECRET").map(SecretString::from),
+            key_id: get("SIGHTLINE_JWT_KEY_ID").unwrap_or_else(|| "k1".into()),
+            previous,
+        };
+
         Ok(Settings {
+            jwt,
             addr,
             database: DatabaseSettings {
                 admin,
@@ -223,6 +253,15 @@ mod tests {
             .unwrap()
             .redis_url
             .is_some());
+    }
+
+    #[test]
+    fn previous_signing_keys_are_read_as_id_secret_pairs() {
+        let settings = settings_from(&[URL, ("SIGHTLINE_JWT_PREVIOUS_KEYS", "k1=aaaa, k0=bbbb")]).unwrap();
+        let ids: Vec<&str> = settings.jwt.previous.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["k1", "k0"]);
+        assert_eq!(settings.jwt.key_id, "k1");
+        assert!(settings_from(&[URL, ("SIGHTLINE_JWT_PREVIOUS_KEYS", "no-separator")]).is_err());
     }
 
     #[test]

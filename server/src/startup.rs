@@ -2,6 +2,7 @@
 //! Tests build the same router with `build_router`, so what they exercise is what runs.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{FromRef, MatchedPath};
 use axum::http::{HeaderName, Request};
@@ -20,7 +21,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::settings::Settings;
+use crate::auth::jwt::{KeyRing, SigningKey, TokenError};
+use crate::settings::{JwtSettings, Settings};
 use crate::{error, health};
 
 /// Header carrying the request id: taken from the client or proxy when present, else made.
@@ -34,11 +36,22 @@ pub struct AppState {
     pub db: PgPool,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<redis::Client>,
+    /// Signs and verifies access tokens.
+    pub keys: Arc<KeyRing>,
+}
+
+/// Why the state could not be built from the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("invalid REDIS_URL: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("invalid access-token keys: {0}")]
+    Keys(#[from] TokenError),
 }
 
 impl AppState {
     /// State for `settings`; connects nothing yet (the pool is lazy).
-    pub fn from_settings(settings: &Settings) -> Result<Self, redis::RedisError> {
+    pub fn from_settings(settings: &Settings) -> Result<Self, StateError> {
         let redis = match &settings.redis_url {
             Some(url) => Some(redis::Client::open(secrecy::ExposeSecret::expose_secret(url))?),
             None => None,
@@ -47,8 +60,29 @@ impl AppState {
             leptos_options: leptos_options(settings.addr, &settings.site_root),
             db: crate::database::app_pool(&settings.database),
             redis,
+            keys: Arc::new(key_ring(&settings.jwt)?),
         })
     }
+}
+
+fn key_ring(settings: &JwtSettings) -> Result<KeyRing, TokenError> {
+    let secret = settings.secret.clone().unwrap_or_else(|| {
+        tracing::warn!("SIGHTLINE_JWT_SECRET is not set: access tokens will not survive a restart");
+        crate::auth::jwt::random_secret()
+    });
+    let current = SigningKey {
+        id: settings.key_id.clone(),
+        secret,
+    };
+    let previous = settings
+        .previous
+        .iter()
+        .map(|(id, secret)| SigningKey {
+            id: id.clone(),
+            secret: secret.clone(),
+        })
+        .collect();
+    KeyRing::new(current, previous)
 }
 
 /// Where the built site lives and what its bundle is called (see `scripts/build-site.sh`).
@@ -69,6 +103,7 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .nest("/api/v1", crate::api::router())
         .route("/api/{*rest}", any(error::api_not_found))
         .leptos_routes(&state, routes, move || app::shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))

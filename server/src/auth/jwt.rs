@@ -20,6 +20,15 @@ const AUDIENCE: &str = "sightline-api";
 /// HS256 needs at least as many bytes of key as the hash has.
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// A random secret for a server started without `SIGHTLINE_JWT_SECRET`.
+pub fn random_secret() -> SecretString {
+    use base64::Engine;
+    use password_hash::rand_core::{OsRng, RngCore};
+    let mut bytes = [0u8; 48];
+    OsRng.fill_bytes(&mut bytes);
+    SecretString::from(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
 /// A signing secret and the id tokens name it by.
 pub struct SigningKey {
     pub id: String,

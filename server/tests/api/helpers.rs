@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use secrecy::SecretString;
+use server::auth::jwt::{KeyRing, SigningKey};
 use server::database;
 use server::startup::{build_router, leptos_options, AppState};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -51,6 +53,7 @@ impl TestApp {
             leptos_options: leptos_options(addr, std::path::Path::new("target/site")),
             db: app_db.clone(),
             redis,
+            keys: std::sync::Arc::new(test_keys()),
         };
         let server = tokio::spawn(async move { axum::serve(listener, build_router(state)).await });
         TestApp {
@@ -65,6 +68,15 @@ impl TestApp {
         }
     }
 
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .json(&body)
+            .send()
+            .await
+            .expect("request is answered")
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))
@@ -72,6 +84,19 @@ impl TestApp {
             .await
             .expect("request is answered")
     }
+}
+
+/// The signing keys every test app uses.
+pub fn test_keys() -> KeyRing {
+    let secret = SecretString::from("test-signing-secret-".repeat(3));
+    KeyRing::new(
+        SigningKey {
+            id: "test".into(),
+            secret,
+        },
+        vec![],
+    )
+    .unwrap()
 }
 
 /// A pool whose every connection attempt fails at once: a database that is down.

@@ -5,6 +5,7 @@ mod binary;
 mod database;
 mod health;
 mod helpers;
+mod identity;
 mod isolation;
 mod outage;
 mod pages;

@@ -1,0 +1,190 @@
+//! Registration and sign-in for API clients (SPEC AUTH-1, AUTH-3).
+
+use std::time::SystemTime;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use domain::{Email, Role, Slug};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::extract::ApiJson;
+use crate::auth::jwt::ACCESS_TOKEN_TTL;
+use crate::auth::password;
+use crate::error::{current_request_id, ApiError, FieldError};
+use crate::identity::{self, AuditEntry, IdentityError, Organization, User};
+use crate::startup::AppState;
+use crate::tenant::{AccountTx, OrgId, TenantTx, UserId};
+
+#[derive(Deserialize)]
+pub struct Registration {
+    email: String,
+    password: SecretString,
+    organization: String,
+}
+
+#[derive(Deserialize)]
+pub struct SignIn {
+    email: String,
+    password: SecretString,
+    /// The organization's slug; the person's first organization when absent.
+    organization: Option<String>,
+}
+
+/// What registration and sign-in answer: who, where, and the tokens to act with.
+#[derive(Serialize)]
+pub struct Session {
+    user: User,
+    organization: Organization,
+    role: Role,
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(error: IdentityError) -> Self {
+        match error {
+            IdentityError::EmailTaken => ApiError::Conflict(error.to_string()),
+            IdentityError::Database(e) => e.into(),
+        }
+    }
+}
+
+fn field(field: &str, code: &str, message: impl ToString) -> FieldError {
+    FieldError {
+        field: field.into(),
+        code: code.into(),
+        message: message.to_string(),
+    }
+}
+
+/// `POST /api/v1/auth/register`: a new person, their organization, and them as its owner.
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<Registration>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let mut errors = Vec::new();
+    let email = Email::parse(&input.email)
+        .map_err(|e| errors.push(field("email", "invalid", e)))
+        .ok();
+    if let Err(rejection) = domain::check_password(
+        secrecy::ExposeSecret::expose_secret(&input.password),
+        &input.email,
+    ) {
+        errors.push(field("password", "weak", rejection));
+    }
+    let name = input.organization.trim();
+    let slug = match Slug::suggest(name) {
+        Some(slug) if name.chars().count() <= 200 => Some(slug),
+        _ => {
+            errors.push(field(
+                "organization",
+                "invalid",
+                "name the organization with 1 to 200 characters, some of them letters or digits",
+            ));
+            None
+        }
+    };
+    let (Some(email), Some(slug)) = (email, slug) else {
+        return Err(ApiError::Validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+
+    let password_hash = password::hash(input.password).await.map_err(ApiError::internal)?;
+    let user_id = UserId(Uuid::new_v4());
+    let mut account = AccountTx::for_user(&state.db, user_id).await?;
+    let user = identity::insert_user(&mut account, user_id, &email, &password_hash).await?;
+    let mut tenant = account.into_tenant(OrgId(Uuid::new_v4())).await?;
+    let organization = identity::insert_organization(&mut tenant, name, &slug).await?;
+    identity::add_member(&mut tenant, user_id, Role::Owner).await?;
+    let session = start_session(
+        &state,
+        &mut tenant,
+        user,
+        organization,
+        Role::Owner,
+        "user.registered",
+    )
+    .await?;
+    tenant.commit().await?;
+    tracing::info!(user_id = %user_id, org_id = %session.organization.id, "registered");
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// `POST /api/v1/auth/login`. A wrong email, a wrong password and an organization the person
+/// does not belong to all answer the same 401, after the same amount of work.
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<SignIn>,
+) -> Result<Json<Session>, ApiError> {
+    let Ok(email) = Email::parse(&input.email) else {
+        password::verify(input.password, None)
+            .await
+            .map_err(ApiError::internal)?;
+        return Err(ApiError::Unauthorized);
+    };
+    let mut account = AccountTx::for_sign_in(&state.db, &email).await?;
+    let credentials = identity::credentials(&mut account, &email).await?;
+    let (user_id, stored) = credentials.map_or((None, None), |(id, hash)| (Some(id), Some(hash)));
+    let verified = password::verify(input.password, stored)
+        .await
+        .map_err(ApiError::internal)?;
+    let Some(user_id) = user_id.filter(|_| verified) else {
+        tracing::warn!("sign-in refused: wrong email or password");
+        return Err(ApiError::Unauthorized);
+    };
+    account.act_for(user_id).await?;
+    let Some(organization) =
+        identity::organization_of_member(&mut account, user_id, input.organization.as_deref()).await?
+    else {
+        tracing::warn!(user_id = %user_id, "sign-in refused: not a member of the organization asked for");
+        return Err(ApiError::Unauthorized);
+    };
+    let mut tenant = account.into_tenant(OrgId(organization.id)).await?;
+    let (user, organization, role) = identity::member(&mut tenant, user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let session = start_session(&state, &mut tenant, user, organization, role, "user.signed_in").await?;
+    tenant.commit().await?;
+    Ok(Json(session))
+}
+
+/// Issues both tokens and records `action` in the audit log, inside the caller's transaction.
+async fn start_session(
+    state: &AppState,
+    tenant: &mut TenantTx,
+    user: User,
+    organization: Organization,
+    role: Role,
+    action: &str,
+) -> Result<Session, ApiError> {
+    let user_id = UserId(user.id);
+    let refresh = identity::issue_refresh_token(tenant, user_id, chrono::Utc::now()).await?;
+    identity::audit(
+        tenant,
+        AuditEntry {
+            actor: Some(user_id),
+            action,
+            target_type: Some("user"),
+            target_id: Some(user.id.to_string()),
+            outcome: "success",
+            request_id: current_request_id(),
+        },
+    )
+    .await?;
+    Ok(Session {
+        access_token: state.keys.issue(user_id, tenant.org_id(), SystemTime::now()),
+        refresh_token: refresh.text,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_TTL.as_secs(),
+        user,
+        organization,
+        role,
+    })
+}

@@ -1,0 +1,17 @@
+//! The REST API under `/api/v1` (SPEC OPS-4a): JSON in and out, errors as `ApiError`.
+
+mod auth;
+mod extract;
+mod me;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::startup::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/me", get(me::me))
+}

@@ -1,0 +1,205 @@
+//! Registration, sign-in and `/me` over HTTP.
+
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::helpers::TestApp;
+
+const PASSWORD: &str = "a long and unusual passphrase";
+
+async fn register(app: &TestApp, email: &str, organization: &str) -> Value {
+    let response = app
+        .post(
+            "/api/v1/auth/register",
+            json!({ "email": email, "password": PASSWORD, "organization": organization }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+async fn me(app: &TestApp, access_token: &str) -> reqwest::Response {
+    app.client
+        .get(format!("{}/api/v1/me", app.address))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn registering_creates_an_owner_whose_token_opens_me(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+
+    let session = register(&app, "Founder@Example.com", "Acme Shoes").await;
+    let me_response = me(&app, session["access_token"].as_str().unwrap()).await;
+
+    assert_eq!(session["role"], "owner");
+    assert_eq!(session["token_type"], "Bearer");
+    assert_eq!(session["expires_in"], 3600);
+    assert_eq!(session["user"]["email"], "founder@example.com");
+    assert_eq!(session["organization"]["slug"], "acme-shoes");
+    assert!(session["refresh_token"].as_str().unwrap().starts_with("slr_"));
+    assert_eq!(me_response.status(), 200);
+    let body: Value = me_response.json().await.unwrap();
+    assert_eq!(body["user"]["id"], session["user"]["id"]);
+    assert_eq!(body["organization"]["id"], session["organization"]["id"]);
+    assert_eq!(body["role"], "owner");
+    assert!(body["permissions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("manage_owners")));
+    let audit: i64 = sqlx::query_scalar("select count(*) from audit_log where action = 'user.registered'")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+    assert_eq!(audit, 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn registration_reports_every_invalid_field_at_once(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+
+    let response = app
+        .post(
+            "/api/v1/auth/register",
+            json!({ "email": "nope", "password": "password1234", "organization": "!!" }),
+        )
+        .await;
+
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    let fields: Vec<&str> = body["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["email", "password", "organization"]);
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+    assert_eq!(users, 0, "nothing is written");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_taken_email_is_a_conflict_and_a_taken_name_gets_its_own_slug(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    register(&app, "one@example.com", "Acme").await;
+
+    let again = app
+        .post(
+            "/api/v1/auth/register",
+            json!({ "email": "ONE@example.com", "password": PASSWORD, "organization": "Other" }),
+        )
+        .await;
+    let second_acme = register(&app, "two@example.com", "Acme").await;
+
+    assert_eq!(again.status(), 409);
+    let slug = second_acme["organization"]["slug"].as_str().unwrap();
+    assert!(
+        slug.starts_with("acme-") && slug.len() == "acme-".len() + 4,
+        "{slug}"
+    );
+    let orgs: i64 = sqlx::query_scalar("select count(*) from organizations")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+    assert_eq!(orgs, 2, "the refused registration left no organization behind");
+}
+
+#[sqlx::test(migrations = false)]
+async fn signing_in_returns_tokens_for_the_asked_organization(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let first = register(&app, "owner@example.com", "First Shop").await;
+
+    let default = app
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "owner@example.com", "password": PASSWORD }),
+        )
+        .await;
+    let by_slug = app
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "owner@example.com", "password": PASSWORD, "organization": "first-shop" }),
+        )
+        .await;
+
+    assert_eq!(default.status(), 200);
+    let default: Value = default.json().await.unwrap();
+    assert_eq!(default["organization"]["id"], first["organization"]["id"]);
+    assert_eq!(by_slug.status(), 200);
+    let token = default["access_token"].as_str().unwrap();
+    assert_eq!(me(&app, token).await.status(), 200);
+}
+
+#[sqlx::test(migrations = false)]
+async fn wrong_email_wrong_password_and_foreign_organization_all_answer_the_same_401(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    register(&app, "owner@example.com", "Mine").await;
+    register(&app, "other@example.com", "Theirs").await;
+
+    let mut bodies = Vec::new();
+    for attempt in [
+        json!({ "email": "nobody@example.com", "password": PASSWORD }),
+        json!({ "email": "owner@example.com", "password": "not the passphrase" }),
+        json!({ "email": "owner@example.com", "password": PASSWORD, "organization": "theirs" }),
+        json!({ "email": "not an email", "password": PASSWORD }),
+    ] {
+        let response = app.post("/api/v1/auth/login", attempt).await;
+        assert_eq!(response.status(), 401);
+        let mut body: Value = response.json().await.unwrap();
+        body["error"]["request_id"] = Value::Null;
+        bodies.push(body);
+    }
+
+    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "{bodies:?}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn me_refuses_missing_forged_and_orphaned_tokens(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let session = register(&app, "owner@example.com", "Shop").await;
+    let token = session["access_token"].as_str().unwrap();
+    let mut forged = token.to_owned();
+    forged.pop();
+    forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+
+    let missing = app.get("/api/v1/me").await.status();
+    let tampered = me(&app, &forged).await.status();
+    sqlx::query("delete from memberships")
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
+    let orphaned = me(&app, token).await.status();
+
+    assert_eq!(missing, 401);
+    assert_eq!(tampered, 401);
+    assert_eq!(orphaned, 401, "a removed member's token stops working at once");
+}
+
+#[sqlx::test(migrations = false)]
+async fn malformed_json_answers_400_in_the_error_shape(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+
+    let response = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.address))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+}

@@ -193,10 +193,11 @@ pub async fn member(
     }))
 }
 
-/// Issues a refresh token for `user` in a new token family.
+/// Issues a refresh token for `user`: in `family` when rotating, else in a new family.
 pub async fn issue_refresh_token(
     tenant: &mut TenantTx,
     user: UserId,
+    family: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<IssuedSecret, IdentityError> {
     let org_id = tenant.org_id();
@@ -207,13 +208,66 @@ pub async fn issue_refresh_token(
     )
     .bind(org_id)
     .bind(user)
-    .bind(Uuid::new_v4())
+    .bind(family.unwrap_or_else(Uuid::new_v4))
     .bind(&issued.hash[..])
     .bind(now)
     .bind(now + REFRESH_TOKEN_TTL)
     .execute(tenant.conn())
     .await?;
     Ok(issued)
+}
+
+/// A stored refresh token, found by the hash of the presented one.
+#[derive(Debug, sqlx::FromRow)]
+pub struct RefreshTokenRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub family_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The tenant's refresh token with this hash, locked until the transaction ends so two
+/// concurrent refreshes cannot both rotate it.
+pub async fn refresh_token_for_update(
+    tenant: &mut TenantTx,
+    hash: &[u8; 32],
+) -> Result<Option<RefreshTokenRow>, IdentityError> {
+    let org_id = tenant.org_id();
+    Ok(sqlx::query_as(
+        "select id, user_id, family_id, expires_at, used_at, revoked_at from refresh_tokens
+         where org_id = $1 and token_hash = $2
+         for update",
+    )
+    .bind(org_id)
+    .bind(&hash[..])
+    .fetch_optional(tenant.conn())
+    .await?)
+}
+
+pub async fn mark_refresh_token_used(tenant: &mut TenantTx, id: Uuid) -> Result<(), IdentityError> {
+    let org_id = tenant.org_id();
+    sqlx::query("update refresh_tokens set used_at = now() where org_id = $1 and id = $2")
+        .bind(org_id)
+        .bind(id)
+        .execute(tenant.conn())
+        .await?;
+    Ok(())
+}
+
+/// Revokes every live token of a family: on sign-out, and when a used token comes back.
+pub async fn revoke_refresh_family(tenant: &mut TenantTx, family: Uuid) -> Result<u64, IdentityError> {
+    let org_id = tenant.org_id();
+    let revoked = sqlx::query(
+        "update refresh_tokens set revoked_at = now()
+         where org_id = $1 and family_id = $2 and revoked_at is null",
+    )
+    .bind(org_id)
+    .bind(family)
+    .execute(tenant.conn())
+    .await?;
+    Ok(revoked.rows_affected())
 }
 
 /// One audit-log entry (SPEC AUTH-6).

@@ -6,13 +6,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use domain::{Email, Role, Slug};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extract::ApiJson;
 use crate::auth::jwt::ACCESS_TOKEN_TTL;
 use crate::auth::password;
+use crate::auth::secrets::{self, SecretKind};
 use crate::error::{current_request_id, ApiError, FieldError};
 use crate::identity::{self, AuditEntry, IdentityError, Organization, User};
 use crate::startup::AppState;
@@ -109,7 +110,8 @@ pub async fn register(
         user,
         organization,
         Role::Owner,
-        "user.registered",
+        None,
+        Some("user.registered"),
     )
     .await?;
     tenant.commit().await?;
@@ -150,34 +152,36 @@ pub async fn login(
     let (user, organization, role) = identity::member(&mut tenant, user_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    let session = start_session(&state, &mut tenant, user, organization, role, "user.signed_in").await?;
+    let session = start_session(
+        &state,
+        &mut tenant,
+        user,
+        organization,
+        role,
+        None,
+        Some("user.signed_in"),
+    )
+    .await?;
     tenant.commit().await?;
     Ok(Json(session))
 }
 
-/// Issues both tokens and records `action` in the audit log, inside the caller's transaction.
+/// Issues both tokens (the refresh token in `family` when rotating) and records `action` in
+/// the audit log, inside the caller's transaction.
 async fn start_session(
     state: &AppState,
     tenant: &mut TenantTx,
     user: User,
     organization: Organization,
     role: Role,
-    action: &str,
+    family: Option<Uuid>,
+    action: Option<&str>,
 ) -> Result<Session, ApiError> {
     let user_id = UserId(user.id);
-    let refresh = identity::issue_refresh_token(tenant, user_id, chrono::Utc::now()).await?;
-    identity::audit(
-        tenant,
-        AuditEntry {
-            actor: Some(user_id),
-            action,
-            target_type: Some("user"),
-            target_id: Some(user.id.to_string()),
-            outcome: "success",
-            request_id: current_request_id(),
-        },
-    )
-    .await?;
+    let refresh = identity::issue_refresh_token(tenant, user_id, family, chrono::Utc::now()).await?;
+    if let Some(action) = action {
+        audit_user(tenant, user_id, action, "success").await?;
+    }
     Ok(Session {
         access_token: state.keys.issue(user_id, tenant.org_id(), SystemTime::now()),
         refresh_token: refresh.text,
@@ -187,4 +191,91 @@ async fn start_session(
         organization,
         role,
     })
+}
+
+async fn audit_user(
+    tenant: &mut TenantTx,
+    user: UserId,
+    action: &str,
+    outcome: &str,
+) -> Result<(), ApiError> {
+    identity::audit(
+        tenant,
+        AuditEntry {
+            actor: Some(user),
+            action,
+            target_type: Some("user"),
+            target_id: Some(user.to_string()),
+            outcome,
+            request_id: current_request_id(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct RefreshRequest {
+    refresh_token: SecretString,
+}
+
+/// `POST /api/v1/auth/refresh`: a new token pair for a live refresh token, which dies in the
+/// exchange. A token presented a second time revokes its whole family: whoever holds the
+/// newer one (a thief, or the real client) must sign in again.
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<RefreshRequest>,
+) -> Result<Json<Session>, ApiError> {
+    let presented = secrets::parse(SecretKind::RefreshToken, input.refresh_token.expose_secret())
+        .ok_or(ApiError::Unauthorized)?;
+    let mut tenant = TenantTx::begin(&state.db, presented.org_id).await?;
+    let token = identity::refresh_token_for_update(&mut tenant, &presented.hash)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let user_id = UserId(token.user_id);
+    if token.used_at.is_some() && token.revoked_at.is_none() {
+        let revoked = identity::revoke_refresh_family(&mut tenant, token.family_id).await?;
+        audit_user(&mut tenant, user_id, "refresh_token.reused", "denied").await?;
+        tenant.commit().await?;
+        tracing::warn!(user_id = %user_id, revoked, "refresh token reused: family revoked");
+        return Err(ApiError::Unauthorized);
+    }
+    if token.used_at.is_some() || token.revoked_at.is_some() || token.expires_at <= chrono::Utc::now() {
+        return Err(ApiError::Unauthorized);
+    }
+    identity::mark_refresh_token_used(&mut tenant, token.id).await?;
+    let (user, organization, role) = identity::member(&mut tenant, user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let session = start_session(
+        &state,
+        &mut tenant,
+        user,
+        organization,
+        role,
+        Some(token.family_id),
+        None,
+    )
+    .await?;
+    tenant.commit().await?;
+    Ok(Json(session))
+}
+
+/// `POST /api/v1/auth/logout`: ends the session the refresh token belongs to. Always 204, so
+/// it cannot be used to test tokens.
+pub async fn logout(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<RefreshRequest>,
+) -> Result<StatusCode, ApiError> {
+    let Some(presented) = secrets::parse(SecretKind::RefreshToken, input.refresh_token.expose_secret())
+    else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let mut tenant = TenantTx::begin(&state.db, presented.org_id).await?;
+    if let Some(token) = identity::refresh_token_for_update(&mut tenant, &presented.hash).await? {
+        identity::revoke_refresh_family(&mut tenant, token.family_id).await?;
+        audit_user(&mut tenant, UserId(token.user_id), "user.signed_out", "success").await?;
+    }
+    tenant.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

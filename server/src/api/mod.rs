@@ -13,5 +13,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
         .route("/me", get(me::me))
 }

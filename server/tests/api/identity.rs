@@ -203,3 +203,102 @@ async fn malformed_json_answers_400_in_the_error_shape(_: PgPoolOptions, admin: 
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "bad_request");
 }
+
+async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
+    app.post("/api/v1/auth/refresh", json!({ "refresh_token": token }))
+        .await
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_refresh_token_works_once_and_its_reuse_revokes_the_whole_family(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let session = register(&app, "owner@example.com", "Shop").await;
+    let first = session["refresh_token"].as_str().unwrap().to_owned();
+
+    let rotated = refresh(&app, &first).await;
+    assert_eq!(rotated.status(), 200);
+    let rotated: Value = rotated.json().await.unwrap();
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    assert_eq!(
+        me(&app, rotated["access_token"].as_str().unwrap()).await.status(),
+        200
+    );
+
+    let replayed = refresh(&app, &first).await.status();
+    let after_reuse = refresh(&app, &second).await.status();
+
+    assert_eq!(replayed, 401, "a used token is refused");
+    assert_eq!(
+        after_reuse, 401,
+        "its reuse revoked the newer token of the family too"
+    );
+    let reuse_entries: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'refresh_token.reused' and outcome = 'denied'",
+    )
+    .fetch_one(&app.admin_db)
+    .await
+    .unwrap();
+    assert_eq!(reuse_entries, 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn signing_out_ends_the_session_and_other_sessions_live_on(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let registered = register(&app, "owner@example.com", "Shop").await;
+    let other_device: Value = app
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "owner@example.com", "password": PASSWORD }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = registered["refresh_token"].as_str().unwrap();
+
+    let logout = app
+        .post("/api/v1/auth/logout", json!({ "refresh_token": token }))
+        .await
+        .status();
+    let garbage = app
+        .post("/api/v1/auth/logout", json!({ "refresh_token": "slr_nonsense" }))
+        .await
+        .status();
+
+    assert_eq!(logout, 204);
+    assert_eq!(garbage, 204, "logout never tells whether a token was valid");
+    assert_eq!(refresh(&app, token).await.status(), 401);
+    assert_eq!(
+        refresh(&app, other_device["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn refresh_tokens_are_refused_when_forged_expired_or_of_another_kind(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let session = register(&app, "owner@example.com", "Shop").await;
+    let token = session["refresh_token"].as_str().unwrap();
+    let org = session["organization"]["id"].as_str().unwrap().replace('-', "");
+    let forged = format!("slr_{org}_{}", "A".repeat(43));
+    let api_key_shaped = token.replacen("slr_", "slk_", 1);
+
+    let forged_status = refresh(&app, &forged).await.status().as_u16();
+    let kind_status = refresh(&app, &api_key_shaped).await.status().as_u16();
+    sqlx::query("update refresh_tokens set expires_at = now() - interval '1 second'")
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
+    let expired_status = refresh(&app, token).await.status().as_u16();
+
+    assert_eq!((forged_status, kind_status, expired_status), (401, 401, 401));
+}

@@ -62,3 +62,24 @@ async fn a_short_demo_password_is_refused_and_nothing_is_written(_: PgPoolOption
         .unwrap();
     assert_eq!(orgs, 0);
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_printed_demo_login_signs_in_to_the_demo_organization(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let password = server::seed::DEFAULT_DEMO_PASSWORD;
+    seed_demo(&app.app_db, &SecretString::from(password))
+        .await
+        .unwrap();
+
+    let response = app
+        .post(
+            "/api/v1/auth/login",
+            serde_json::json!({ "email": DEMO_EMAIL, "password": password }),
+        )
+        .await;
+
+    assert_eq!(response.status(), 200);
+    let session: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(session["organization"]["slug"], DEMO_ORG_SLUG);
+    assert_eq!(session["role"], "owner");
+}

@@ -3,8 +3,9 @@
 mod auth;
 mod extract;
 mod me;
+mod members;
 
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::Router;
 
 use crate::startup::AppState;
@@ -16,4 +17,9 @@ pub fn router() -> Router<AppState> {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(me::me))
+        .route("/members", get(members::list))
+        .route(
+            "/members/{user_id}",
+            patch(members::change_role).delete(members::remove),
+        )
 }

@@ -7,6 +7,7 @@ mod health;
 mod helpers;
 mod identity;
 mod isolation;
+mod members;
 mod outage;
 mod pages;
 mod seed;

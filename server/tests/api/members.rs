@@ -1,0 +1,237 @@
+//! Members over HTTP: who may list, change and remove whom; last-owner protection; ids from
+//! another organization.
+
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::helpers::TestApp;
+
+const PASSWORD: &str = "a long and unusual passphrase";
+
+/// An organization "shop" whose owner is owner@…, plus people in the given roles, each signed
+/// in to it. Everyone also owns an organization of their own from registering.
+struct Shop {
+    org_id: String,
+    tokens: std::collections::HashMap<&'static str, String>,
+    ids: std::collections::HashMap<&'static str, String>,
+}
+
+async fn shop(app: &TestApp, members: &[(&'static str, &'static str)]) -> Shop {
+    let owner = register(app, "owner@example.com", "Shop").await;
+    let org_id = owner["organization"]["id"].as_str().unwrap().to_owned();
+    let mut tokens = std::collections::HashMap::from([("owner", token(&owner))]);
+    let mut ids =
+        std::collections::HashMap::from([("owner", owner["user"]["id"].as_str().unwrap().to_owned())]);
+    for (name, role) in members {
+        let email = format!("{name}@example.com");
+        let own = register(app, &email, &format!("{name} own")).await;
+        let user_id = own["user"]["id"].as_str().unwrap().to_owned();
+        sqlx::query("insert into memberships (org_id, user_id, role) values ($1::uuid, $2::uuid, $3)")
+            .bind(&org_id)
+            .bind(&user_id)
+            .bind(*role)
+            .execute(&app.admin_db)
+            .await
+            .unwrap();
+        let session: Value = app
+            .post(
+                "/api/v1/auth/login",
+                json!({ "email": email, "password": PASSWORD, "organization": "shop" }),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        tokens.insert(*name, token(&session));
+        ids.insert(*name, user_id);
+    }
+    Shop { org_id, tokens, ids }
+}
+
+async fn register(app: &TestApp, email: &str, organization: &str) -> Value {
+    let response = app
+        .post(
+            "/api/v1/auth/register",
+            json!({ "email": email, "password": PASSWORD, "organization": organization }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+fn token(session: &Value) -> String {
+    session["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .request(method, format!("{}{path}", app.address))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+async fn set_role(app: &TestApp, caller: &str, target: &str, role: &str) -> u16 {
+    send(
+        app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/members/{target}"),
+        caller,
+        Some(json!({ "role": role })),
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+async fn denied_entries(app: &TestApp, org_id: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from audit_log where org_id = $1::uuid and outcome = 'denied'")
+        .bind(org_id)
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_viewer_lists_members_but_cannot_change_them(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let shop = shop(&app, &[("viewer", "viewer"), ("analyst", "analyst")]).await;
+
+    let listed = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/members",
+        &shop.tokens["viewer"],
+        None,
+    )
+    .await;
+    let changed = set_role(&app, &shop.tokens["viewer"], &shop.ids["analyst"], "viewer").await;
+
+    assert_eq!(listed.status(), 200);
+    let body: Value = listed.json().await.unwrap();
+    assert_eq!(body["data"].as_array().unwrap().len(), 3);
+    assert_eq!(body["next_cursor"], Value::Null);
+    assert_eq!(changed, 403);
+    assert_eq!(
+        denied_entries(&app, &shop.org_id).await,
+        1,
+        "the refusal is audited"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_admin_manages_members_but_not_owners(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let shop = shop(&app, &[("admin", "admin"), ("analyst", "analyst")]).await;
+    let admin_token = &shop.tokens["admin"];
+
+    let demoted = set_role(&app, admin_token, &shop.ids["analyst"], "viewer").await;
+    let promoted_to_owner = set_role(&app, admin_token, &shop.ids["analyst"], "owner").await;
+    let owner_demoted = set_role(&app, admin_token, &shop.ids["owner"], "viewer").await;
+    let bad_role = set_role(&app, admin_token, &shop.ids["analyst"], "superuser").await;
+
+    assert_eq!(
+        (demoted, promoted_to_owner, owner_demoted, bad_role),
+        (200, 403, 403, 422)
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_last_owner_can_be_neither_demoted_nor_removed(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let shop = shop(&app, &[("partner", "admin")]).await;
+    let owner = &shop.tokens["owner"];
+    let owner_id = &shop.ids["owner"];
+
+    let demote_alone = set_role(&app, owner, owner_id, "admin").await;
+    let remove_alone = send(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/members/{owner_id}"),
+        owner,
+        None,
+    )
+    .await
+    .status();
+    let promote_partner = set_role(&app, owner, &shop.ids["partner"], "owner").await;
+    let demote_with_partner = set_role(&app, owner, owner_id, "admin").await;
+
+    assert_eq!((demote_alone, remove_alone.as_u16()), (409, 409));
+    assert_eq!((promote_partner, demote_with_partner), (200, 200));
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_removed_member_loses_access_at_once(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let shop = shop(&app, &[("leaver", "analyst")]).await;
+    let leaver = &shop.ids["leaver"];
+
+    let removed = send(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/members/{leaver}"),
+        &shop.tokens["owner"],
+        None,
+    )
+    .await;
+    let me = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/me",
+        &shop.tokens["leaver"],
+        None,
+    )
+    .await;
+
+    assert_eq!(removed.status(), 204);
+    assert_eq!(me.status(), 401);
+}
+
+#[sqlx::test(migrations = false)]
+async fn members_of_another_organization_answer_404_stay_unchanged_and_the_attempt_is_audited(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let shop = shop(&app, &[]).await;
+    let other = register(&app, "rival@example.com", "Rival").await;
+    let rival_id = other["user"]["id"].as_str().unwrap();
+    let rival_org = other["organization"]["id"].as_str().unwrap();
+
+    let patched = set_role(&app, &shop.tokens["owner"], rival_id, "viewer").await;
+    let deleted = send(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/members/{rival_id}"),
+        &shop.tokens["owner"],
+        None,
+    )
+    .await
+    .status();
+
+    assert_eq!((patched, deleted.as_u16()), (404, 404));
+    let rival_role: String = sqlx::query_scalar("select role from memberships where org_id = $1::uuid")
+        .bind(rival_org)
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+    assert_eq!(
+        rival_role, "owner",
+        "the other organization's member is untouched"
+    );
+    assert_eq!(
+        denied_entries(&app, &shop.org_id).await,
+        2,
+        "both attempts are in the caller's audit log"
+    );
+    assert_eq!(denied_entries(&app, rival_org).await, 0);
+}

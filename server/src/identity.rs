@@ -3,7 +3,7 @@
 //! `TenantTx`), never a pool.
 
 use chrono::{DateTime, Utc};
-use domain::{Email, Role, Slug};
+use domain::{ApiKeyScope, Email, Role, Slug};
 use serde::Serialize;
 use sqlx::Connection;
 use uuid::Uuid;
@@ -270,9 +270,28 @@ pub async fn revoke_refresh_family(tenant: &mut TenantTx, family: Uuid) -> Resul
     Ok(revoked.rows_affected())
 }
 
+/// The id and scopes of the tenant's unrevoked API key with this hash.
+pub async fn live_api_key(
+    tenant: &mut TenantTx,
+    hash: &[u8; 32],
+) -> Result<Option<(Uuid, Vec<ApiKeyScope>)>, IdentityError> {
+    let org_id = tenant.org_id();
+    let row: Option<(Uuid, Vec<String>)> = sqlx::query_as(
+        "update api_keys set last_used_at = now()
+         where org_id = $1 and key_hash = $2 and revoked_at is null
+         returning id, scopes",
+    )
+    .bind(org_id)
+    .bind(&hash[..])
+    .fetch_optional(tenant.conn())
+    .await?;
+    Ok(row.map(|(id, scopes)| (id, scopes.iter().filter_map(|s| ApiKeyScope::parse(s)).collect())))
+}
+
 /// One audit-log entry (SPEC AUTH-6).
 pub struct AuditEntry<'a> {
     pub actor: Option<UserId>,
+    pub actor_api_key: Option<Uuid>,
     pub action: &'a str,
     pub target_type: Option<&'a str>,
     pub target_id: Option<String>,
@@ -284,11 +303,13 @@ pub struct AuditEntry<'a> {
 pub async fn audit(tenant: &mut TenantTx, entry: AuditEntry<'_>) -> Result<(), IdentityError> {
     let org_id: OrgId = tenant.org_id();
     sqlx::query(
-        "insert into audit_log (org_id, actor_user_id, action, target_type, target_id, outcome, request_id)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into audit_log
+             (org_id, actor_user_id, actor_api_key_id, action, target_type, target_id, outcome, request_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(org_id)
     .bind(entry.actor)
+    .bind(entry.actor_api_key)
     .bind(entry.action)
     .bind(entry.target_type)
     .bind(entry.target_id)

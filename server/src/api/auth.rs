@@ -203,6 +203,7 @@ async fn audit_user(
         tenant,
         AuditEntry {
             actor: Some(user),
+            actor_api_key: None,
             action,
             target_type: Some("user"),
             target_id: Some(user.to_string()),

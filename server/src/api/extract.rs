@@ -4,10 +4,12 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 
-use domain::{Permission, Role};
+use domain::{ApiKeyScope, Permission, Role};
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::auth::jwt::AccessClaims;
+use crate::auth::secrets::{self, SecretKind};
 use crate::error::{current_request_id, ApiError};
 use crate::identity::{self, AuditEntry, IdentityError};
 use crate::startup::AppState;
@@ -31,72 +33,130 @@ impl FromRequestParts<AppState> for AccessToken {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized)?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
         let claims = state
             .keys
-            .verify(token.trim())
+            .verify(bearer(parts)?)
             .map_err(|_| ApiError::Unauthorized)?;
         Ok(AccessToken(claims))
     }
 }
 
-/// A signed-in member acting in their organization: the verified token, their current role
-/// (read fresh, so role changes apply at once) and the tenant transaction the handler uses.
-pub struct Member {
+/// Who is acting: a person with their role, or an API key with its scopes.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    Person { user_id: UserId, role: Role },
+    Key { key_id: Uuid, scopes: Vec<ApiKeyScope> },
+}
+
+/// An authenticated caller acting in one organization: a member (access token; their role is
+/// read fresh, so role changes apply at once) or an API key (its scopes), with the tenant
+/// transaction the handler runs in.
+pub struct Caller {
     pub tenant: TenantTx,
-    pub user_id: UserId,
-    pub role: Role,
+    pub actor: Actor,
     db: PgPool,
 }
 
-impl FromRequestParts<AppState> for Member {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let AccessToken(claims) = AccessToken::from_request_parts(parts, state).await?;
+        let bearer = bearer(parts)?;
+        if let Some(key) = secrets::parse(SecretKind::ApiKey, bearer) {
+            let mut tenant = TenantTx::begin(&state.db, key.org_id).await?;
+            let (key_id, scopes) = identity::live_api_key(&mut tenant, &key.hash)
+                .await?
+                .ok_or(ApiError::Unauthorized)?;
+            return Ok(Caller {
+                tenant,
+                actor: Actor::Key { key_id, scopes },
+                db: state.db.clone(),
+            });
+        }
+        let claims = state.keys.verify(bearer).map_err(|_| ApiError::Unauthorized)?;
         let mut tenant = TenantTx::begin(&state.db, claims.org_id()).await?;
         let (_, _, role) = identity::member(&mut tenant, claims.user_id())
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        Ok(Member {
+        Ok(Caller {
             tenant,
-            user_id: claims.user_id(),
-            role,
+            actor: Actor::Person {
+                user_id: claims.user_id(),
+                role,
+            },
             db: state.db.clone(),
         })
     }
 }
 
-impl Member {
-    /// 403 unless the member's role grants `permission`; a refusal is audited and logged.
+impl Caller {
+    /// Whether the caller's role or key scopes grant `permission`.
+    pub fn grants(&self, permission: Permission) -> bool {
+        match &self.actor {
+            Actor::Person { role, .. } => role.grants(permission),
+            Actor::Key { scopes, .. } => scopes.iter().any(|scope| scope.grants(permission)),
+        }
+    }
+
+    /// The person acting, if a person is.
+    pub fn user_id(&self) -> Option<UserId> {
+        match self.actor {
+            Actor::Person { user_id, .. } => Some(user_id),
+            Actor::Key { .. } => None,
+        }
+    }
+
+    fn key_id(&self) -> Option<Uuid> {
+        match self.actor {
+            Actor::Person { .. } => None,
+            Actor::Key { key_id, .. } => Some(key_id),
+        }
+    }
+
+    /// 403 unless the caller may do `permission`; a refusal is audited and logged.
     pub async fn require(&self, permission: Permission, action: &str) -> Result<(), ApiError> {
-        if self.role.grants(permission) {
+        if self.grants(permission) {
             return Ok(());
         }
         self.record_denied(action, None).await;
         Err(ApiError::Forbidden)
     }
 
+    /// Appends a successful `action` on `target` to the audit log, in the request's transaction.
+    pub async fn audit(
+        &mut self,
+        action: &str,
+        target_type: &str,
+        target_id: String,
+    ) -> Result<(), ApiError> {
+        let entry = self.entry(action, Some(target_type), Some(target_id), "success");
+        identity::audit(&mut self.tenant, entry).await?;
+        Ok(())
+    }
+
+    fn entry<'a>(
+        &self,
+        action: &'a str,
+        target_type: Option<&'a str>,
+        target_id: Option<String>,
+        outcome: &'a str,
+    ) -> AuditEntry<'a> {
+        AuditEntry {
+            actor: self.user_id(),
+            actor_api_key: self.key_id(),
+            action,
+            target_type,
+            target_id,
+            outcome,
+            request_id: current_request_id(),
+        }
+    }
+
     /// Records a refused attempt in the organization's audit log, in its own transaction (the
     /// request's is about to roll back), and as a warning in the server log.
     pub async fn record_denied(&self, action: &str, target_id: Option<String>) {
-        tracing::warn!(user_id = %self.user_id, org_id = %self.tenant.org_id(), action, target_id, "access denied");
-        let entry = AuditEntry {
-            actor: Some(self.user_id),
-            action,
-            target_type: None,
-            target_id,
-            outcome: "denied",
-            request_id: current_request_id(),
-        };
+        tracing::warn!(actor = ?self.actor, org_id = %self.tenant.org_id(), action, target_id, "access denied");
+        let entry = self.entry(action, None, target_id, "denied");
         let written = async {
             let mut tx = TenantTx::begin(&self.db, self.tenant.org_id()).await?;
             identity::audit(&mut tx, entry).await?;
@@ -108,4 +168,15 @@ impl Member {
             tracing::error!(%error, "could not audit a denied attempt");
         }
     }
+}
+
+/// The credential after `Bearer `; 401 without one.
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or(ApiError::Unauthorized)
 }

@@ -9,10 +9,9 @@ use domain::{Permission, Role};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::extract::{ApiJson, Member};
-use crate::error::{current_request_id, ApiError};
-use crate::identity::{self, AuditEntry};
-use crate::tenant::{TenantTx, UserId};
+use super::extract::{ApiJson, Caller};
+use crate::error::ApiError;
+use crate::tenant::TenantTx;
 
 #[derive(Serialize, sqlx::FromRow)]
 pub struct MemberView {
@@ -23,14 +22,24 @@ pub struct MemberView {
     joined_at: DateTime<Utc>,
 }
 
+/// A list answer (SPEC OPS-4a). Lists that fit one page say so with `next_cursor: null`.
 #[derive(Serialize)]
 pub struct Page<T> {
     data: Vec<T>,
     next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    pub fn complete(data: Vec<T>) -> Self {
+        Page {
+            data,
+            next_cursor: None,
+        }
+    }
+}
+
 /// `GET /api/v1/members`
-pub async fn list(mut caller: Member) -> Result<Json<Page<MemberView>>, ApiError> {
+pub async fn list(mut caller: Caller) -> Result<Json<Page<MemberView>>, ApiError> {
     caller.require(Permission::ReadData, "members.list").await?;
     let org_id = caller.tenant.org_id();
     let data = sqlx::query_as(
@@ -56,7 +65,7 @@ pub struct RoleChange {
 
 /// `PATCH /api/v1/members/{user_id}`
 pub async fn change_role(
-    mut caller: Member,
+    mut caller: Caller,
     Path(user_id): Path<Uuid>,
     ApiJson(input): ApiJson<RoleChange>,
 ) -> Result<Json<MemberView>, ApiError> {
@@ -71,7 +80,7 @@ pub async fn change_role(
         .require(Permission::ManageMembers, "member.role_changed")
         .await?;
     let current = target_role(&mut caller, user_id, "member.role_changed").await?;
-    if (current == Role::Owner || new_role == Role::Owner) && !caller.role.grants(Permission::ManageOwners) {
+    if (current == Role::Owner || new_role == Role::Owner) && !caller.grants(Permission::ManageOwners) {
         caller
             .record_denied("member.role_changed", Some(user_id.to_string()))
             .await;
@@ -87,7 +96,9 @@ pub async fn change_role(
         .bind(new_role.as_str())
         .execute(caller.tenant.conn())
         .await?;
-    audit(&mut caller, "member.role_changed", user_id).await?;
+    caller
+        .audit("member.role_changed", "member", user_id.to_string())
+        .await?;
     let view = sqlx::query_as(
         "select u.id as user_id, u.email, u.display_name, m.role, m.created_at as joined_at
          from memberships m join users u on u.id = m.user_id
@@ -102,13 +113,13 @@ pub async fn change_role(
 }
 
 /// `DELETE /api/v1/members/{user_id}`
-pub async fn remove(mut caller: Member, Path(user_id): Path<Uuid>) -> Result<StatusCode, ApiError> {
+pub async fn remove(mut caller: Caller, Path(user_id): Path<Uuid>) -> Result<StatusCode, ApiError> {
     caller
         .require(Permission::ManageMembers, "member.removed")
         .await?;
     let current = target_role(&mut caller, user_id, "member.removed").await?;
     if current == Role::Owner {
-        if !caller.role.grants(Permission::ManageOwners) {
+        if !caller.grants(Permission::ManageOwners) {
             caller
                 .record_denied("member.removed", Some(user_id.to_string()))
                 .await;
@@ -122,14 +133,16 @@ pub async fn remove(mut caller: Member, Path(user_id): Path<Uuid>) -> Result<Sta
         .bind(user_id)
         .execute(caller.tenant.conn())
         .await?;
-    audit(&mut caller, "member.removed", user_id).await?;
+    caller
+        .audit("member.removed", "member", user_id.to_string())
+        .await?;
     caller.tenant.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The role of `user_id` in the caller's organization, locked for the change; 404 (audited as
 /// a denied attempt) when they are not a member of it.
-async fn target_role(caller: &mut Member, user_id: Uuid, action: &str) -> Result<Role, ApiError> {
+async fn target_role(caller: &mut Caller, user_id: Uuid, action: &str) -> Result<Role, ApiError> {
     let org_id = caller.tenant.org_id();
     let role: Option<String> =
         sqlx::query_scalar("select role from memberships where org_id = $1 and user_id = $2 for update")
@@ -160,22 +173,5 @@ async fn ensure_another_owner(tenant: &mut TenantTx) -> Result<(), ApiError> {
             "an organization needs at least one owner".into(),
         ));
     }
-    Ok(())
-}
-
-async fn audit(caller: &mut Member, action: &str, target: Uuid) -> Result<(), ApiError> {
-    let actor = caller.user_id;
-    identity::audit(
-        &mut caller.tenant,
-        AuditEntry {
-            actor: Some(actor),
-            action,
-            target_type: Some("member"),
-            target_id: Some(UserId(target).to_string()),
-            outcome: "success",
-            request_id: current_request_id(),
-        },
-    )
-    .await?;
     Ok(())
 }

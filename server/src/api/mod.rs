@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1` (SPEC OPS-4a): JSON in and out, errors as `ApiError`.
 
+mod api_keys;
 mod auth;
 mod extract;
 mod me;
@@ -17,6 +18,8 @@ pub fn router() -> Router<AppState> {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(me::me))
+        .route("/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
         .route("/members", get(members::list))
         .route(
             "/members/{user_id}",

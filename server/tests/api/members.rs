@@ -235,3 +235,132 @@ async fn members_of_another_organization_answer_404_stay_unchanged_and_the_attem
     );
     assert_eq!(denied_entries(&app, rival_org).await, 0);
 }
+
+async fn create_key(app: &TestApp, token: &str, scopes: &[&str]) -> reqwest::Response {
+    send(
+        app,
+        reqwest::Method::POST,
+        "/api/v1/api-keys",
+        token,
+        Some(json!({ "name": "shop sync", "scopes": scopes })),
+    )
+    .await
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_api_key_is_shown_once_acts_within_its_scopes_and_dies_when_revoked(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let shop = shop(&app, &[("viewer", "viewer")]).await;
+    let owner = &shop.tokens["owner"];
+
+    let by_viewer = create_key(&app, &shop.tokens["viewer"], &["read"]).await.status();
+    let created = create_key(&app, owner, &["read"]).await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let listed: Value = send(&app, reqwest::Method::GET, "/api/v1/api-keys", owner, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reads = send(&app, reqwest::Method::GET, "/api/v1/members", &key, None)
+        .await
+        .status();
+    let manages = create_key(&app, &key, &["read"]).await.status();
+    let id = created["id"].as_str().unwrap();
+    let revoked = send(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/api-keys/{id}"),
+        owner,
+        None,
+    )
+    .await
+    .status();
+    let after = send(&app, reqwest::Method::GET, "/api/v1/members", &key, None)
+        .await
+        .status();
+
+    assert_eq!(by_viewer, 403, "a viewer cannot create API keys");
+    assert!(key.starts_with("slk_"));
+    assert_eq!(listed["data"][0]["prefix"], created["prefix"]);
+    assert!(
+        listed["data"][0].get("key").is_none(),
+        "the key is never shown again"
+    );
+    assert!(!listed.to_string().contains(&key[36..]));
+    assert_eq!((reads.as_u16(), manages.as_u16()), (200, 403));
+    assert_eq!((revoked.as_u16(), after.as_u16()), (204, 401));
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_ingest_key_cannot_read_and_bad_scopes_are_refused(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let shop = shop(&app, &[]).await;
+    let owner = &shop.tokens["owner"];
+
+    let ingest: Value = create_key(&app, owner, &["ingest"]).await.json().await.unwrap();
+    let reads = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/members",
+        ingest["key"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    let bad = create_key(&app, owner, &["everything"]).await;
+    let none = create_key(&app, owner, &[]).await;
+
+    assert_eq!(reads.status(), 403);
+    assert_eq!((bad.status().as_u16(), none.status().as_u16()), (422, 422));
+}
+
+#[sqlx::test(migrations = false)]
+async fn keys_of_another_organization_cannot_be_revoked_and_a_forged_key_is_refused(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let shop = shop(&app, &[]).await;
+    let rival = register(&app, "rival@example.com", "Rival").await;
+    let rival_key: Value = create_key(&app, &token(&rival), &["read"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rival_key_id = rival_key["id"].as_str().unwrap();
+    let rival_secret = rival_key["key"].as_str().unwrap();
+    let forged = format!(
+        "{}{}",
+        &rival_secret[..rival_secret.len() - 1],
+        if rival_secret.ends_with('A') { 'B' } else { 'A' }
+    );
+
+    let revoked = send(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/api-keys/{rival_key_id}"),
+        &shop.tokens["owner"],
+        None,
+    )
+    .await
+    .status();
+    let with_forged = send(&app, reqwest::Method::GET, "/api/v1/members", &forged, None)
+        .await
+        .status();
+    let still_works = send(&app, reqwest::Method::GET, "/api/v1/members", rival_secret, None)
+        .await
+        .status();
+
+    assert_eq!(revoked.as_u16(), 404);
+    assert_eq!(with_forged.as_u16(), 401);
+    assert_eq!(
+        still_works.as_u16(),
+        200,
+        "the other organization's key is untouched"
+    );
+    assert_eq!(denied_entries(&app, &shop.org_id).await, 1);
+}

@@ -52,6 +52,16 @@ impl TenantTx {
         Ok(TenantTx { tx, org_id })
     }
 
+    /// Lets this transaction also see and create the one user row with `email`: for accepting
+    /// an invitation, which joins a person (new or existing) to this organization.
+    pub async fn admit_person(&mut self, email: &domain::Email) -> Result<(), sqlx::Error> {
+        sqlx::query("select set_config('app.login_email', $1, true)")
+            .bind(email.as_str())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     /// The organization every statement in this transaction is limited to.
     pub fn org_id(&self) -> OrgId {
         self.org_id

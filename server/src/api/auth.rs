@@ -168,7 +168,7 @@ pub async fn login(
 
 /// Issues both tokens (the refresh token in `family` when rotating) and records `action` in
 /// the audit log, inside the caller's transaction.
-async fn start_session(
+pub(super) async fn start_session(
     state: &AppState,
     tenant: &mut TenantTx,
     user: User,

@@ -3,6 +3,7 @@
 mod api_keys;
 mod auth;
 mod extract;
+mod invitations;
 mod me;
 mod members;
 
@@ -20,6 +21,8 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me::me))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
+        .route("/invitations", post(invitations::create))
+        .route("/invitations/accept", post(invitations::accept))
         .route("/members", get(members::list))
         .route(
             "/members/{user_id}",

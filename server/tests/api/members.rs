@@ -364,3 +364,102 @@ async fn keys_of_another_organization_cannot_be_revoked_and_a_forged_key_is_refu
     );
     assert_eq!(denied_entries(&app, &shop.org_id).await, 1);
 }
+
+async fn invite(app: &TestApp, token: &str, email: &str, role: &str) -> reqwest::Response {
+    send(
+        app,
+        reqwest::Method::POST,
+        "/api/v1/invitations",
+        token,
+        Some(json!({ "email": email, "role": role })),
+    )
+    .await
+}
+
+async fn accept(app: &TestApp, invitation_token: &str, password: &str) -> reqwest::Response {
+    app.post(
+        "/api/v1/invitations/accept",
+        json!({ "token": invitation_token, "password": password }),
+    )
+    .await
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_invited_newcomer_joins_with_the_invited_role_once(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let shop = shop(&app, &[]).await;
+
+    let invited = invite(&app, &shop.tokens["owner"], "New.Hire@example.com", "analyst").await;
+    assert_eq!(invited.status(), 201);
+    let invited: Value = invited.json().await.unwrap();
+    let invitation_token = invited["invitation_token"].as_str().unwrap();
+    let joined = accept(&app, invitation_token, "another long passphrase").await;
+    let again = accept(&app, invitation_token, "another long passphrase").await;
+
+    assert!(invited["accept_url"].as_str().unwrap().contains(invitation_token));
+    assert_eq!(joined.status(), 201);
+    let session: Value = joined.json().await.unwrap();
+    assert_eq!(session["role"], "analyst");
+    assert_eq!(session["user"]["email"], "new.hire@example.com");
+    assert_eq!(session["organization"]["id"].as_str().unwrap(), shop.org_id);
+    let me = send(&app, reqwest::Method::GET, "/api/v1/me", &token(&session), None).await;
+    assert_eq!(me.status(), 200);
+    assert_eq!(again.status(), 404, "an invitation works once");
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_existing_account_accepts_with_its_own_password(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let shop = shop(&app, &[]).await;
+    register(&app, "consultant@example.com", "Consulting").await;
+    let invited: Value = invite(&app, &shop.tokens["owner"], "consultant@example.com", "viewer")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let invitation_token = invited["invitation_token"].as_str().unwrap();
+
+    let wrong = accept(&app, invitation_token, "not my passphrase at all")
+        .await
+        .status();
+    let right = accept(&app, invitation_token, PASSWORD).await;
+
+    assert_eq!(wrong.as_u16(), 401);
+    assert_eq!(right.status(), 201);
+    let memberships: i64 = sqlx::query_scalar(
+        "select count(*) from memberships m join users u on u.id = m.user_id where u.email = 'consultant@example.com'",
+    )
+    .fetch_one(&app.admin_db)
+    .await
+    .unwrap();
+    assert_eq!(memberships, 2, "their own organization and the shop");
+}
+
+#[sqlx::test(migrations = false)]
+async fn only_managers_invite_and_only_owners_invite_owners(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let shop = shop(&app, &[("viewer", "viewer"), ("admin", "admin")]).await;
+
+    let by_viewer = invite(&app, &shop.tokens["viewer"], "x@example.com", "viewer")
+        .await
+        .status();
+    let owner_by_admin = invite(&app, &shop.tokens["admin"], "x@example.com", "owner")
+        .await
+        .status();
+    let owner_by_owner = invite(&app, &shop.tokens["owner"], "x@example.com", "owner")
+        .await
+        .status();
+    let bad = invite(&app, &shop.tokens["owner"], "not-an-email", "boss").await;
+
+    assert_eq!(
+        (
+            by_viewer.as_u16(),
+            owner_by_admin.as_u16(),
+            owner_by_owner.as_u16()
+        ),
+        (403, 403, 201)
+    );
+    assert_eq!(bad.status(), 422);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["details"]["fields"].as_array().unwrap().len(), 2);
+}

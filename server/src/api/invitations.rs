@@ -1,0 +1,203 @@
+//! Invitations (SPEC TEN-1): an admin invites an email with a role and shares the link; the
+//! invitee accepts with a password (a new account) or their existing password.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use domain::{Email, Permission, Role};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::auth::{start_session, Session};
+use super::extract::{ApiJson, Caller};
+use crate::auth::password;
+use crate::auth::secrets::{self, SecretKind};
+use crate::error::{ApiError, FieldError};
+use crate::identity;
+use crate::startup::AppState;
+use crate::tenant::{TenantTx, UserId};
+
+/// How long an invitation can be accepted.
+const INVITATION_TTL: chrono::Duration = chrono::Duration::days(7);
+
+#[derive(Deserialize)]
+pub struct NewInvitation {
+    email: String,
+    role: String,
+}
+
+#[derive(Serialize)]
+pub struct CreatedInvitation {
+    id: Uuid,
+    email: String,
+    role: Role,
+    invitation_token: String,
+    accept_url: String,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn invalid(field: &str, message: &str) -> FieldError {
+    FieldError {
+        field: field.into(),
+        code: "invalid".into(),
+        message: message.into(),
+    }
+}
+
+/// `POST /api/v1/invitations`
+pub async fn create(
+    mut caller: Caller,
+    ApiJson(input): ApiJson<NewInvitation>,
+) -> Result<(StatusCode, Json<CreatedInvitation>), ApiError> {
+    caller
+        .require(Permission::ManageMembers, "member.invited")
+        .await?;
+    let email = Email::parse(&input.email);
+    let role = Role::parse(&input.role);
+    let (Ok(email), Some(role)) = (email.as_ref(), role) else {
+        let mut errors = Vec::new();
+        if let Err(e) = &email {
+            errors.push(invalid("email", &e.to_string()));
+        }
+        if role.is_none() {
+            errors.push(invalid("role", "one of owner, admin, analyst, viewer"));
+        }
+        return Err(ApiError::Validation(errors));
+    };
+    if role == Role::Owner && !caller.grants(Permission::ManageOwners) {
+        caller.record_denied("member.invited", None).await;
+        return Err(ApiError::Forbidden);
+    }
+    let org_id = caller.tenant.org_id();
+    let issued = secrets::issue(SecretKind::Invitation, org_id);
+    let expires_at = chrono::Utc::now() + INVITATION_TTL;
+    let id: Uuid = sqlx::query_scalar(
+        "insert into invitations (org_id, email, role, token_hash, invited_by, expires_at)
+         values ($1, $2, $3, $4, $5, $6) returning id",
+    )
+    .bind(org_id)
+    .bind(email.as_str())
+    .bind(role.as_str())
+    .bind(&issued.hash[..])
+    .bind(caller.user_id())
+    .bind(expires_at)
+    .fetch_one(caller.tenant.conn())
+    .await?;
+    caller
+        .audit("member.invited", "invitation", id.to_string())
+        .await?;
+    caller.tenant.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedInvitation {
+            id,
+            email: email.to_string(),
+            role,
+            accept_url: format!("/invitations/accept?token={}", issued.text),
+            invitation_token: issued.text,
+            expires_at,
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct Acceptance {
+    token: SecretString,
+    password: SecretString,
+}
+
+/// `POST /api/v1/invitations/accept`: joins the invited email to the organization — creating
+/// the account, or, when it exists, proving it with its password — and signs it in there.
+pub async fn accept(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<Acceptance>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let presented =
+        secrets::parse(SecretKind::Invitation, input.token.expose_secret()).ok_or(ApiError::NotFound)?;
+    let mut tenant = TenantTx::begin(&state.db, presented.org_id).await?;
+    let org_id = tenant.org_id();
+    let invitation: Option<(Uuid, String, String)> = sqlx::query_as(
+        "select id, email, role from invitations
+         where org_id = $1 and token_hash = $2 and accepted_at is null and expires_at > now()
+         for update",
+    )
+    .bind(org_id)
+    .bind(&presented.hash[..])
+    .fetch_optional(tenant.conn())
+    .await?;
+    let (invitation_id, email, role) = invitation.ok_or(ApiError::NotFound)?;
+    let email = Email::parse(&email).map_err(ApiError::internal)?;
+    let role = Role::parse(&role).ok_or(ApiError::NotFound)?;
+
+    tenant.admit_person(&email).await?;
+    let existing: Option<(Uuid, String)> =
+        sqlx::query_as("select id, password_hash from users where email = $1")
+            .bind(email.as_str())
+            .fetch_optional(tenant.conn())
+            .await?;
+    let user_id = match existing {
+        Some((id, stored)) => {
+            if !password::verify(input.password, Some(stored))
+                .await
+                .map_err(ApiError::internal)?
+            {
+                return Err(ApiError::Unauthorized);
+            }
+            UserId(id)
+        }
+        None => {
+            if let Err(rejection) = domain::check_password(input.password.expose_secret(), email.as_str()) {
+                return Err(ApiError::Validation(vec![FieldError {
+                    field: "password".into(),
+                    code: "weak".into(),
+                    message: rejection.to_string(),
+                }]));
+            }
+            let hash = password::hash(input.password).await.map_err(ApiError::internal)?;
+            let id: Uuid =
+                sqlx::query_scalar("insert into users (email, password_hash) values ($1, $2) returning id")
+                    .bind(email.as_str())
+                    .bind(hash)
+                    .fetch_one(tenant.conn())
+                    .await?;
+            UserId(id)
+        }
+    };
+    let joined = sqlx::query(
+        "insert into memberships (org_id, user_id, role) values ($1, $2, $3) on conflict (org_id, user_id) do nothing",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(role.as_str())
+    .execute(tenant.conn())
+    .await?;
+    if joined.rows_affected() == 0 {
+        return Err(ApiError::Conflict(
+            "you are already a member of this organization".into(),
+        ));
+    }
+    sqlx::query(
+        "update invitations set accepted_at = now(), updated_at = now() where org_id = $1 and id = $2",
+    )
+    .bind(org_id)
+    .bind(invitation_id)
+    .execute(tenant.conn())
+    .await?;
+    let (user, organization, role) = identity::member(&mut tenant, user_id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(|| ApiError::internal(sqlx::Error::RowNotFound))?;
+    let session = start_session(
+        &state,
+        &mut tenant,
+        user,
+        organization,
+        role,
+        None,
+        Some("invitation.accepted"),
+    )
+    .await?;
+    tenant.commit().await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1` (SPEC OPS-4a): JSON in and out, errors as `ApiError`.
 
 mod api_keys;
+mod audit_log;
 mod auth;
 mod extract;
 mod invitations;
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me::me))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
+        .route("/audit-log", get(audit_log::list))
         .route("/invitations", post(invitations::create))
         .route("/invitations/accept", post(invitations::accept))
         .route("/members", get(members::list))

@@ -463,3 +463,104 @@ async fn only_managers_invite_and_only_owners_invite_owners(_: PgPoolOptions, ad
     let body: Value = bad.json().await.unwrap();
     assert_eq!(body["error"]["details"]["fields"].as_array().unwrap().len(), 2);
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_audit_log_pages_filters_and_exports_only_the_callers_organization(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let shop = shop(&app, &[("viewer", "viewer")]).await;
+    let owner = &shop.tokens["owner"];
+    for email in ["a@example.com", "b@example.com", "c@example.com"] {
+        assert_eq!(invite(&app, owner, email, "viewer").await.status(), 201);
+    }
+    register(&app, "rival@example.com", "Rival").await;
+
+    let first: Value = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/audit-log?action=member.invited&limit=2",
+        owner,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let cursor = first["next_cursor"].as_str().expect("a second page").to_owned();
+    let second: Value = send(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/v1/audit-log?action=member.invited&limit=2&cursor={cursor}"),
+        owner,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let everything: Value = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/audit-log?limit=100",
+        owner,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let csv = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/audit-log?format=csv",
+        owner,
+        None,
+    )
+    .await;
+    let by_viewer = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/audit-log",
+        &shop.tokens["viewer"],
+        None,
+    )
+    .await;
+    let bad_cursor = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/audit-log?cursor=nonsense",
+        owner,
+        None,
+    )
+    .await;
+
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    assert_eq!(second["data"].as_array().unwrap().len(), 1);
+    assert_eq!(second["next_cursor"], Value::Null);
+    assert_ne!(first["data"][1]["id"], second["data"][0]["id"]);
+    let actions: Vec<&str> = everything["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "user.registered").count(),
+        1,
+        "the rival's registration is not here: {actions:?}"
+    );
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    assert!(
+        text.starts_with("id,occurred_at,actor_user_id,actor_api_key_id,action,"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().count(),
+        everything["data"].as_array().unwrap().len() + 1
+    );
+    assert_eq!(by_viewer.status(), 403);
+    assert_eq!(bad_cursor.status(), 422);
+}

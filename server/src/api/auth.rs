@@ -100,20 +100,11 @@ pub async fn register(
     let password_hash = password::hash(input.password).await.map_err(ApiError::internal)?;
     let user_id = UserId(Uuid::new_v4());
     let mut account = AccountTx::for_user(&state.db, user_id).await?;
-    let user = identity::insert_user(&mut account, user_id, &email, &password_hash).await?;
+    identity::insert_user(&mut account, user_id, &email, &password_hash).await?;
     let mut tenant = account.into_tenant(OrgId(Uuid::new_v4())).await?;
-    let organization = identity::insert_organization(&mut tenant, name, &slug).await?;
+    identity::insert_organization(&mut tenant, name, &slug).await?;
     identity::add_member(&mut tenant, user_id, Role::Owner).await?;
-    let session = start_session(
-        &state,
-        &mut tenant,
-        user,
-        organization,
-        Role::Owner,
-        None,
-        Some("user.registered"),
-    )
-    .await?;
+    let session = start_session(&state, &mut tenant, user_id, None, Some("user.registered")).await?;
     tenant.commit().await?;
     tracing::info!(user_id = %user_id, org_id = %session.organization.id, "registered");
     Ok((StatusCode::CREATED, Json(session)))
@@ -149,35 +140,24 @@ pub async fn login(
         return Err(ApiError::Unauthorized);
     };
     let mut tenant = account.into_tenant(OrgId(organization.id)).await?;
-    let (user, organization, role) = identity::member(&mut tenant, user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    let session = start_session(
-        &state,
-        &mut tenant,
-        user,
-        organization,
-        role,
-        None,
-        Some("user.signed_in"),
-    )
-    .await?;
+    let session = start_session(&state, &mut tenant, user_id, None, Some("user.signed_in")).await?;
     tenant.commit().await?;
     Ok(Json(session))
 }
 
-/// Issues both tokens (the refresh token in `family` when rotating) and records `action` in
-/// the audit log, inside the caller's transaction.
+/// Issues both tokens for a member (the refresh token in `family` when rotating) and records
+/// `action` in the audit log, inside the caller's transaction; 401 if they are no member.
 pub(super) async fn start_session(
     state: &AppState,
     tenant: &mut TenantTx,
-    user: User,
-    organization: Organization,
-    role: Role,
+    user_id: UserId,
     family: Option<Uuid>,
     action: Option<&str>,
 ) -> Result<Session, ApiError> {
-    let user_id = UserId(user.id);
+    // Read back as the member is now: the answer shows exactly what the tokens grant.
+    let (user, organization, role) = identity::member(tenant, user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
     let refresh = identity::issue_refresh_token(tenant, user_id, family, chrono::Utc::now()).await?;
     if let Some(action) = action {
         audit_user(tenant, user_id, action, "success").await?;
@@ -245,19 +225,7 @@ pub async fn refresh(
         return Err(ApiError::Unauthorized);
     }
     identity::mark_refresh_token_used(&mut tenant, token.id).await?;
-    let (user, organization, role) = identity::member(&mut tenant, user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    let session = start_session(
-        &state,
-        &mut tenant,
-        user,
-        organization,
-        role,
-        Some(token.family_id),
-        None,
-    )
-    .await?;
+    let session = start_session(&state, &mut tenant, user_id, Some(token.family_id), None).await?;
     tenant.commit().await?;
     Ok(Json(session))
 }

@@ -14,7 +14,6 @@ use super::extract::{ApiJson, Caller};
 use crate::auth::password;
 use crate::auth::secrets::{self, SecretKind};
 use crate::error::{ApiError, FieldError};
-use crate::identity;
 use crate::startup::AppState;
 use crate::tenant::{TenantTx, UserId};
 
@@ -184,20 +183,7 @@ pub async fn accept(
     .bind(invitation_id)
     .execute(tenant.conn())
     .await?;
-    let (user, organization, role) = identity::member(&mut tenant, user_id)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(|| ApiError::internal(sqlx::Error::RowNotFound))?;
-    let session = start_session(
-        &state,
-        &mut tenant,
-        user,
-        organization,
-        role,
-        None,
-        Some("invitation.accepted"),
-    )
-    .await?;
+    let session = start_session(&state, &mut tenant, user_id, None, Some("invitation.accepted")).await?;
     tenant.commit().await?;
     Ok((StatusCode::CREATED, Json(session)))
 }

@@ -80,6 +80,14 @@ async fn send(
     request.send().await.unwrap()
 }
 
+async fn get_json(app: &TestApp, path: &str, token: &str) -> Value {
+    send(app, reqwest::Method::GET, path, token, None)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn set_role(app: &TestApp, caller: &str, target: &str, role: &str) -> u16 {
     send(
         app,
@@ -261,11 +269,7 @@ async fn an_api_key_is_shown_once_acts_within_its_scopes_and_dies_when_revoked(
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();
     let key = created["key"].as_str().unwrap().to_owned();
-    let listed: Value = send(&app, reqwest::Method::GET, "/api/v1/api-keys", owner, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = get_json(&app, "/api/v1/api-keys", owner).await;
     let reads = send(&app, reqwest::Method::GET, "/api/v1/members", &key, None)
         .await
         .status();
@@ -477,40 +481,15 @@ async fn the_audit_log_pages_filters_and_exports_only_the_callers_organization(
     }
     register(&app, "rival@example.com", "Rival").await;
 
-    let first: Value = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/audit-log?action=member.invited&limit=2",
-        owner,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let first: Value = get_json(&app, "/api/v1/audit-log?action=member.invited&limit=2", owner).await;
     let cursor = first["next_cursor"].as_str().expect("a second page").to_owned();
-    let second: Value = send(
+    let second: Value = get_json(
         &app,
-        reqwest::Method::GET,
         &format!("/api/v1/audit-log?action=member.invited&limit=2&cursor={cursor}"),
         owner,
-        None,
     )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let everything: Value = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/audit-log?limit=100",
-        owner,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    .await;
+    let everything: Value = get_json(&app, "/api/v1/audit-log?limit=100", owner).await;
     let csv = send(
         &app,
         reqwest::Method::GET,

@@ -138,3 +138,18 @@ pub fn database_url(options: &PgConnectOptions) -> String {
 pub fn free_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], closed_port()))
 }
+
+/// The password every registered test account uses.
+pub const PASSWORD: &str = "a long and unusual passphrase";
+
+/// Registers `email` as the owner of a new organization; answers the session.
+pub async fn register(app: &TestApp, email: &str, organization: &str) -> serde_json::Value {
+    let response = app
+        .post(
+            "/api/v1/auth/register",
+            serde_json::json!({ "email": email, "password": PASSWORD, "organization": organization }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}

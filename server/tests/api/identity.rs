@@ -3,20 +3,7 @@
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::TestApp;
-
-const PASSWORD: &str = "a long and unusual passphrase";
-
-async fn register(app: &TestApp, email: &str, organization: &str) -> Value {
-    let response = app
-        .post(
-            "/api/v1/auth/register",
-            json!({ "email": email, "password": PASSWORD, "organization": organization }),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
-}
+use crate::helpers::{register, TestApp, PASSWORD};
 
 async fn me(app: &TestApp, access_token: &str) -> reqwest::Response {
     app.client

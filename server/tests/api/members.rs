@@ -4,9 +4,7 @@
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::TestApp;
-
-const PASSWORD: &str = "a long and unusual passphrase";
+use crate::helpers::{register, TestApp, PASSWORD};
 
 /// An organization "shop" whose owner is owner@…, plus people in the given roles, each signed
 /// in to it. Everyone also owns an organization of their own from registering.
@@ -46,17 +44,6 @@ async fn shop(app: &TestApp, members: &[(&'static str, &'static str)]) -> Shop {
         ids.insert(*name, user_id);
     }
     Shop { org_id, tokens, ids }
-}
-
-async fn register(app: &TestApp, email: &str, organization: &str) -> Value {
-    let response = app
-        .post(
-            "/api/v1/auth/register",
-            json!({ "email": email, "password": PASSWORD, "organization": organization }),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
 }
 
 fn token(session: &Value) -> String {

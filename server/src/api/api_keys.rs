@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extract::{ApiJson, Caller};
-use super::members::Page;
+use super::Page;
 use crate::auth::secrets::{self, SecretKind};
 use crate::error::{ApiError, FieldError};
 

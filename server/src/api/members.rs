@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extract::{ApiJson, Caller};
+use super::Page;
 use crate::error::ApiError;
 use crate::tenant::TenantTx;
 
@@ -20,22 +21,6 @@ pub struct MemberView {
     display_name: Option<String>,
     role: String,
     joined_at: DateTime<Utc>,
-}
-
-/// A list answer (SPEC OPS-4a). Lists that fit one page say so with `next_cursor: null`.
-#[derive(Serialize)]
-pub struct Page<T> {
-    data: Vec<T>,
-    next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    pub fn complete(data: Vec<T>) -> Self {
-        Page {
-            data,
-            next_cursor: None,
-        }
-    }
 }
 
 /// `GET /api/v1/members`

@@ -10,6 +10,7 @@ mod members;
 
 use axum::routing::{get, patch, post};
 use axum::Router;
+use serde::Serialize;
 
 use crate::startup::AppState;
 
@@ -30,4 +31,20 @@ pub fn router() -> Router<AppState> {
             "/members/{user_id}",
             patch(members::change_role).delete(members::remove),
         )
+}
+
+/// A list answer (SPEC OPS-4a). Lists that fit one page say so with `next_cursor: null`.
+#[derive(Serialize)]
+pub struct Page<T> {
+    data: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    pub fn complete(data: Vec<T>) -> Self {
+        Page {
+            data,
+            next_cursor: None,
+        }
+    }
 }

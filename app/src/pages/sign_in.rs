@@ -1,5 +1,5 @@
-//! Sign-in page. The form is shown as it will be; accounts and sessions are not enabled yet,
-//! so it says so instead of pretending to work.
+//! Sign-in page. The form is shown as it will be; browser sessions are not enabled yet, so it
+//! says so instead of pretending to work (API clients can already sign in).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,7 +11,7 @@ pub fn SignIn() -> impl IntoView {
         <section class="card narrow">
             <h1>"Sign in"</h1>
             <p class="notice" role="status">
-                "Accounts are not enabled on this server yet. The demo login printed by the set-up command will work here as soon as they are."
+                "Signing in from the browser is not enabled on this server yet. API clients can already sign in (POST /api/v1/auth/login), and the demo login printed by the set-up command will work here as soon as browser sign-in is."
             </p>
             <form class="stacked" aria-describedby="sign-in-disabled">
                 <label for="email">"Email"</label>
@@ -19,7 +19,7 @@ pub fn SignIn() -> impl IntoView {
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" autocomplete="current-password" required disabled />
                 <button type="submit" class="button primary" disabled>"Sign in"</button>
-                <p id="sign-in-disabled" class="hint">"Sign-in is disabled until accounts are enabled."</p>
+                <p id="sign-in-disabled" class="hint">"Browser sign-in is disabled for now."</p>
             </form>
         </section>
     }

@@ -72,10 +72,7 @@ pub async fn register(
     let email = Email::parse(&input.email)
         .map_err(|e| errors.push(field("email", "invalid", e)))
         .ok();
-    if let Err(rejection) = domain::check_password(
-        secrecy::ExposeSecret::expose_secret(&input.password),
-        &input.email,
-    ) {
+    if let Err(rejection) = domain::check_password(input.password.expose_secret(), &input.email) {
         errors.push(field("password", "weak", rejection));
     }
     let name = input.organization.trim();

@@ -31,6 +31,16 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    pub fn new(field: &str, code: &str, message: impl ToString) -> Self {
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
 /// Every error a client can receive. Each variant says which status it answers.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

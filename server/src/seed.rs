@@ -27,7 +27,6 @@ pub enum SeedError {
 /// What was seeded, for the command to print.
 #[derive(Debug)]
 pub struct DemoLogin {
-    pub organization_id: Uuid,
     pub organization_slug: &'static str,
     pub email: &'static str,
 }
@@ -79,7 +78,6 @@ pub async fn seed_demo(pool: &PgPool, password: &SecretString) -> Result<DemoLog
     tenant.commit().await?;
 
     Ok(DemoLogin {
-        organization_id: org_id.0,
         organization_slug: DEMO_ORG_SLUG,
         email: DEMO_EMAIL,
     })

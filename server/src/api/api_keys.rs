@@ -51,19 +51,19 @@ pub async fn create(
     let mut errors = Vec::new();
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
-        errors.push(FieldError {
-            field: "name".into(),
-            code: "invalid".into(),
-            message: "name the key with 1 to 100 characters".into(),
-        });
+        errors.push(FieldError::new(
+            "name",
+            "invalid",
+            "name the key with 1 to 100 characters",
+        ));
     }
     let scopes: Option<Vec<ApiKeyScope>> = input.scopes.iter().map(|s| ApiKeyScope::parse(s)).collect();
     let scopes = scopes.filter(|s| !s.is_empty()).unwrap_or_else(|| {
-        errors.push(FieldError {
-            field: "scopes".into(),
-            code: "invalid".into(),
-            message: "one or more of ingest, read, admin".into(),
-        });
+        errors.push(FieldError::new(
+            "scopes",
+            "invalid",
+            "one or more of ingest, read, admin",
+        ));
         Vec::new()
     });
     if !errors.is_empty() {

@@ -49,11 +49,7 @@ struct AuditPage {
 }
 
 fn invalid(field: &str, message: &str) -> ApiError {
-    ApiError::Validation(vec![FieldError {
-        field: field.into(),
-        code: "invalid".into(),
-        message: message.into(),
-    }])
+    ApiError::Validation(vec![FieldError::new(field, "invalid", message)])
 }
 
 /// The position after an entry, as an opaque string.

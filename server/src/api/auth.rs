@@ -55,14 +55,6 @@ impl From<IdentityError> for ApiError {
     }
 }
 
-fn field(field: &str, code: &str, message: impl ToString) -> FieldError {
-    FieldError {
-        field: field.into(),
-        code: code.into(),
-        message: message.to_string(),
-    }
-}
-
 /// `POST /api/v1/auth/register`: a new person, their organization, and them as its owner.
 pub async fn register(
     State(state): State<AppState>,
@@ -70,16 +62,16 @@ pub async fn register(
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
     let mut errors = Vec::new();
     let email = Email::parse(&input.email)
-        .map_err(|e| errors.push(field("email", "invalid", e)))
+        .map_err(|e| errors.push(FieldError::new("email", "invalid", e)))
         .ok();
     if let Err(rejection) = domain::check_password(input.password.expose_secret(), &input.email) {
-        errors.push(field("password", "weak", rejection));
+        errors.push(FieldError::new("password", "weak", rejection));
     }
     let name = input.organization.trim();
     let slug = match Slug::suggest(name) {
         Some(slug) if name.chars().count() <= 200 => Some(slug),
         _ => {
-            errors.push(field(
+            errors.push(FieldError::new(
                 "organization",
                 "invalid",
                 "name the organization with 1 to 200 characters, some of them letters or digits",

@@ -36,14 +36,6 @@ pub struct CreatedInvitation {
     expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-fn invalid(field: &str, message: &str) -> FieldError {
-    FieldError {
-        field: field.into(),
-        code: "invalid".into(),
-        message: message.into(),
-    }
-}
-
 /// `POST /api/v1/invitations`
 pub async fn create(
     mut caller: Caller,
@@ -57,10 +49,14 @@ pub async fn create(
     let (Ok(email), Some(role)) = (email.as_ref(), role) else {
         let mut errors = Vec::new();
         if let Err(e) = &email {
-            errors.push(invalid("email", &e.to_string()));
+            errors.push(FieldError::new("email", "invalid", e));
         }
         if role.is_none() {
-            errors.push(invalid("role", "one of owner, admin, analyst, viewer"));
+            errors.push(FieldError::new(
+                "role",
+                "invalid",
+                "one of owner, admin, analyst, viewer",
+            ));
         }
         return Err(ApiError::Validation(errors));
     };
@@ -147,11 +143,9 @@ pub async fn accept(
         }
         None => {
             if let Err(rejection) = domain::check_password(input.password.expose_secret(), email.as_str()) {
-                return Err(ApiError::Validation(vec![FieldError {
-                    field: "password".into(),
-                    code: "weak".into(),
-                    message: rejection.to_string(),
-                }]));
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "password", "weak", rejection,
+                )]));
             }
             let hash = password::hash(input.password).await.map_err(ApiError::internal)?;
             let id: Uuid =

@@ -55,11 +55,11 @@ pub async fn change_role(
     ApiJson(input): ApiJson<RoleChange>,
 ) -> Result<Json<MemberView>, ApiError> {
     let Some(new_role) = Role::parse(&input.role) else {
-        return Err(ApiError::Validation(vec![crate::error::FieldError {
-            field: "role".into(),
-            code: "invalid".into(),
-            message: "one of owner, admin, analyst, viewer".into(),
-        }]));
+        return Err(ApiError::Validation(vec![crate::error::FieldError::new(
+            "role",
+            "invalid",
+            "one of owner, admin, analyst, viewer",
+        )]));
     };
     caller
         .require(Permission::ManageMembers, "member.role_changed")

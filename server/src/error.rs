@@ -62,9 +62,14 @@ pub enum ApiError {
     /// 422: the request was read but some fields are invalid.
     #[error("some fields are invalid")]
     Validation(Vec<FieldError>),
-    /// 429: a rate limit or quota was hit; retry after this many seconds.
+    /// 429: a rate limit or quota was hit; retry after `retry_after_secs`. `limit` units per
+    /// window, all back after `reset_secs`.
     #[error("too many requests; retry in {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+        limit: u32,
+        reset_secs: u64,
+    },
     /// 503: a dependency is down; the request may succeed later.
     #[error("the service is temporarily unavailable")]
     Unavailable,
@@ -145,7 +150,7 @@ impl IntoResponse for ApiError {
         }
         let details = match &self {
             ApiError::Validation(fields) => serde_json::json!({ "fields": fields }),
-            ApiError::RateLimited { retry_after_secs } => {
+            ApiError::RateLimited { retry_after_secs, .. } => {
                 serde_json::json!({ "retry_after": retry_after_secs })
             }
             _ => serde_json::Value::Null,
@@ -159,10 +164,17 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status(), Json(body)).into_response();
-        if let ApiError::RateLimited { retry_after_secs } = self {
-            response
-                .headers_mut()
-                .insert("retry-after", HeaderValue::from(retry_after_secs));
+        if let ApiError::RateLimited {
+            retry_after_secs,
+            limit,
+            reset_secs,
+        } = self
+        {
+            let headers = response.headers_mut();
+            headers.insert("retry-after", HeaderValue::from(retry_after_secs));
+            headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+            headers.insert("x-ratelimit-remaining", HeaderValue::from(0));
+            headers.insert("x-ratelimit-reset", HeaderValue::from(reset_secs));
         }
         response
     }
@@ -223,7 +235,12 @@ mod tests {
 
     #[tokio::test]
     async fn rate_limits_say_when_to_retry_in_header_and_body() {
-        let (status, body, retry) = body_of(ApiError::RateLimited { retry_after_secs: 42 }).await;
+        let (status, body, retry) = body_of(ApiError::RateLimited {
+            retry_after_secs: 42,
+            limit: 5,
+            reset_secs: 900,
+        })
+        .await;
 
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(retry.unwrap(), "42");
@@ -239,7 +256,11 @@ mod tests {
             ApiError::NotFound,
             ApiError::Conflict("x".into()),
             ApiError::Validation(vec![]),
-            ApiError::RateLimited { retry_after_secs: 1 },
+            ApiError::RateLimited {
+                retry_after_secs: 1,
+                limit: 1,
+                reset_secs: 1,
+            },
             ApiError::Unavailable,
             ApiError::internal(std::io::Error::other("x")),
         ];

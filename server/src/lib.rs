@@ -6,6 +6,7 @@ pub mod database;
 pub mod error;
 pub mod health;
 pub mod identity;
+pub mod rate_limit;
 pub mod seed;
 pub mod settings;
 pub mod startup;

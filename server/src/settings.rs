@@ -61,6 +61,31 @@ pub struct Settings {
     /// Folder holding the built site: `pkg/` with the WASM, JS and CSS, plus public assets.
     pub site_root: PathBuf,
     pub jwt: JwtSettings,
+    pub limits: LimitSettings,
+    /// Whether session cookies are marked `Secure` (sent over HTTPS only). Off only for local
+    /// plain-HTTP use.
+    pub secure_cookies: bool,
+}
+
+/// Request budgets (SPEC AUTH-5); sign-in limits are fixed by policy, not configured.
+#[derive(Clone, Debug)]
+pub struct LimitSettings {
+    /// Requests per minute one signed-in person may make.
+    pub user_per_minute: u32,
+    /// Requests per minute one API key may make.
+    pub key_per_minute: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            user_per_minute: 1200,
+            key_per_minute: 6000,
+            trust_forwarded_for: false,
+        }
+    }
 }
 
 /// Keys for signing access tokens.
@@ -142,7 +167,35 @@ impl Settings {
             previous,
         };
 
+        let per_minute = |var: &'static str, default: u32| {
+            let value = parse_or(var, get(var), || default)?;
+            if value == 0 {
+                return Err(SettingsError::Invalid {
+                    var,
+                    reason: "must be at least 1".into(),
+                });
+            }
+            Ok(value)
+        };
+        let defaults = LimitSettings::default();
+        let limits = LimitSettings {
+            user_per_minute: per_minute("SIGHTLINE_RATE_LIMIT_USER_PER_MINUTE", defaults.user_per_minute)?,
+            key_per_minute: per_minute("SIGHTLINE_RATE_LIMIT_KEY_PER_MINUTE", defaults.key_per_minute)?,
+            trust_forwarded_for: parse_or(
+                "SIGHTLINE_TRUST_FORWARDED_FOR",
+                get("SIGHTLINE_TRUST_FORWARDED_FOR"),
+                || false,
+            )?,
+        };
+        let secure_cookies = parse_or(
+            "SIGHTLINE_SECURE_COOKIES",
+            get("SIGHTLINE_SECURE_COOKIES"),
+            || true,
+        )?;
+
         Ok(Settings {
+            limits,
+            secure_cookies,
             jwt,
             addr,
             database: DatabaseSettings {

@@ -22,6 +22,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::auth::jwt::{KeyRing, SigningKey, TokenError};
+use crate::rate_limit::Limits;
 use crate::settings::{JwtSettings, Settings};
 use crate::{error, health};
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub redis: Option<redis::Client>,
     /// Signs and verifies access tokens.
     pub keys: Arc<KeyRing>,
+    /// Request budgets and sign-in throttling.
+    pub limits: Arc<Limits>,
 }
 
 /// Why the state could not be built from the settings.
@@ -59,6 +62,7 @@ impl AppState {
         Ok(AppState {
             leptos_options: leptos_options(settings.addr, &settings.site_root),
             db: crate::database::app_pool(&settings.database),
+            limits: Arc::new(Limits::new(&settings.limits, redis.clone())),
             redis,
             keys: Arc::new(key_ring(&settings.jwt)?),
         })
@@ -162,9 +166,12 @@ async fn scope_request_id(request: Request<axum::body::Body>, next: Next) -> Res
 
 /// Serves `router` on `listener` until SIGINT or SIGTERM, then lets requests in flight finish.
 pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
 }
 
 async fn shutdown_signal() {

@@ -10,10 +10,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ClientAddr};
 use crate::auth::jwt::ACCESS_TOKEN_TTL;
 use crate::auth::password;
 use crate::auth::secrets::{self, SecretKind};
+use crate::auth::sign_in::{sign_in, SignedIn};
 use crate::error::{current_request_id, ApiError, FieldError};
 use crate::identity::{self, AuditEntry, IdentityError, Organization, User};
 use crate::startup::AppState;
@@ -99,36 +100,23 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(session)))
 }
 
-/// `POST /api/v1/auth/login`. A wrong email, a wrong password and an organization the person
-/// does not belong to all answer the same 401, after the same amount of work.
+/// `POST /api/v1/auth/login`: see `auth::sign_in` for what is checked and throttled.
 pub async fn login(
     State(state): State<AppState>,
+    client: ClientAddr,
     ApiJson(input): ApiJson<SignIn>,
 ) -> Result<Json<Session>, ApiError> {
-    let Ok(email) = Email::parse(&input.email) else {
-        password::verify(input.password, None)
-            .await
-            .map_err(ApiError::internal)?;
-        return Err(ApiError::Unauthorized);
-    };
-    let mut account = AccountTx::for_sign_in(&state.db, &email).await?;
-    let credentials = identity::credentials(&mut account, &email).await?;
-    let (user_id, stored) = credentials.map_or((None, None), |(id, hash)| (Some(id), Some(hash)));
-    let verified = password::verify(input.password, stored)
-        .await
-        .map_err(ApiError::internal)?;
-    let Some(user_id) = user_id.filter(|_| verified) else {
-        tracing::warn!("sign-in refused: wrong email or password");
-        return Err(ApiError::Unauthorized);
-    };
-    account.act_for(user_id).await?;
-    let Some(organization) =
-        identity::organization_of_member(&mut account, user_id, input.organization.as_deref()).await?
-    else {
-        tracing::warn!(user_id = %user_id, "sign-in refused: not a member of the organization asked for");
-        return Err(ApiError::Unauthorized);
-    };
-    let mut tenant = account.into_tenant(OrgId(organization.id)).await?;
+    let SignedIn {
+        user_id, mut tenant, ..
+    } = sign_in(
+        &state.db,
+        &state.limits,
+        &client.key(),
+        &input.email,
+        input.password,
+        input.organization.as_deref(),
+    )
+    .await?;
     let session = start_session(&state, &mut tenant, user_id, None, Some("user.signed_in")).await?;
     tenant.commit().await?;
     Ok(Json(session))

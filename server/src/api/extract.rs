@@ -1,7 +1,9 @@
 //! Extractors that turn request parts into typed values or an `ApiError`.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 
 use domain::{ApiKeyScope, Permission, Role};
@@ -32,12 +34,56 @@ pub struct AccessToken(pub AccessClaims);
 impl FromRequestParts<AppState> for AccessToken {
     type Rejection = ApiError;
 
+    /// Also spends one unit of the person's request budget, before any database work, so an
+    /// over-budget client costs almost nothing.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let claims = state
             .keys
             .verify(bearer(parts)?)
             .map_err(|_| ApiError::Unauthorized)?;
+        let limits = &state.limits;
+        let user_key = claims.user_id().to_string();
+        if let Some(refusal) = limits.limiter.spend(&limits.per_user, &user_key).await.refusal() {
+            return Err(refusal);
+        }
         Ok(AccessToken(claims))
+    }
+}
+
+/// The client's address: the TCP peer, or, behind a trusted proxy, the address the proxy
+/// appended last to `X-Forwarded-For` (earlier entries are whatever the client claimed).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if state.limits.trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+                .next_back();
+            if forwarded.is_some() {
+                return Ok(ClientAddr(forwarded));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        Ok(ClientAddr(peer))
+    }
+}
+
+impl ClientAddr {
+    /// The address as a rate-limit key (`unknown` when the server runs without peer info).
+    pub fn key(&self) -> String {
+        self.0.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
     }
 }
 
@@ -67,13 +113,22 @@ impl FromRequestParts<AppState> for Caller {
             let (key_id, scopes) = identity::live_api_key(&mut tenant, &key.hash)
                 .await?
                 .ok_or(ApiError::Unauthorized)?;
+            let limits = &state.limits;
+            if let Some(refusal) = limits
+                .limiter
+                .spend(&limits.per_key, &key_id.to_string())
+                .await
+                .refusal()
+            {
+                return Err(refusal);
+            }
             return Ok(Caller {
                 tenant,
                 actor: Actor::Key { key_id, scopes },
                 db: state.db.clone(),
             });
         }
-        let claims = state.keys.verify(bearer).map_err(|_| ApiError::Unauthorized)?;
+        let AccessToken(claims) = AccessToken::from_request_parts(parts, state).await?;
         let mut tenant = TenantTx::begin(&state.db, claims.org_id()).await?;
         let (_, _, role) = identity::member(&mut tenant, claims.user_id())
             .await?

@@ -4,3 +4,4 @@
 pub mod jwt;
 pub mod password;
 pub mod secrets;
+pub mod sign_in;

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use secrecy::SecretString;
 use server::auth::jwt::{KeyRing, SigningKey};
 use server::database;
+use server::rate_limit::Limits;
+use server::settings::LimitSettings;
 use server::startup::{build_router, leptos_options, AppState};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
@@ -31,6 +33,11 @@ impl Drop for TestApp {
 impl TestApp {
     /// Prepares the fresh database `sqlx::test` made (roles, migrations) and serves the app.
     pub async fn spawn(admin: PgConnectOptions) -> TestApp {
+        Self::spawn_limited(admin, Limits::new(&LimitSettings::default(), None)).await
+    }
+
+    /// As `spawn`, with these request budgets.
+    pub async fn spawn_limited(admin: PgConnectOptions, limits: Limits) -> TestApp {
         database::prepare(&admin, None).await.expect("database prepares");
         let app_db = PgPoolOptions::new()
             .max_connections(4)
@@ -42,11 +49,21 @@ impl TestApp {
             .connect_with(admin)
             .await
             .unwrap();
-        Self::spawn_with(app_db.clone(), admin_db, None).await
+        Self::serve(app_db, admin_db, None, limits).await
     }
 
     /// Serves the app with the given pools and Redis client, which may point nowhere.
     pub async fn spawn_with(app_db: PgPool, admin_db: PgPool, redis: Option<redis::Client>) -> TestApp {
+        let limits = Limits::new(&LimitSettings::default(), None);
+        Self::serve(app_db, admin_db, redis, limits).await
+    }
+
+    async fn serve(
+        app_db: PgPool,
+        admin_db: PgPool,
+        redis: Option<redis::Client>,
+        limits: Limits,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = AppState {
@@ -54,8 +71,12 @@ impl TestApp {
             db: app_db.clone(),
             redis,
             keys: std::sync::Arc::new(test_keys()),
+            limits: std::sync::Arc::new(limits),
         };
-        let server = tokio::spawn(async move { axum::serve(listener, build_router(state)).await });
+        let server = tokio::spawn(async move {
+            let router = build_router(state).into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, router).await
+        });
         TestApp {
             address: format!("http://{addr}"),
             client: reqwest::Client::builder()

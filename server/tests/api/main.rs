@@ -7,6 +7,7 @@ mod health;
 mod helpers;
 mod identity;
 mod isolation;
+mod limits;
 mod members;
 mod outage;
 mod pages;

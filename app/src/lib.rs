@@ -1,6 +1,8 @@
 //! Sightline's user interface: the HTML shell, the router and every page.
 //! Compiled twice: with `ssr` into the server, with `hydrate` into the WASM bundle.
 
+#[cfg(feature = "ssr")]
+pub mod backend;
 mod layout;
 mod pages;
 mod theme;

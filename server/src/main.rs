@@ -110,7 +110,7 @@ async fn run(command: Command, settings: Settings, started: Instant) -> Result<(
             Ok(())
         }
         Command::Serve => {
-            let state = startup::AppState::from_settings(&settings)?;
+            let state = startup::state_from_settings(&settings)?;
             database::check_app_login(&state.db).await?;
             let listener = tokio::net::TcpListener::bind(settings.addr)
                 .await

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use secrecy::{ExposeSecret, SecretString};
+
+pub use crate::rate_limit::LimitSettings;
 use sqlx::postgres::PgConnectOptions;
 
 /// Why the settings could not be read.
@@ -65,27 +67,6 @@ pub struct Settings {
     /// Whether session cookies are marked `Secure` (sent over HTTPS only). Off only for local
     /// plain-HTTP use.
     pub secure_cookies: bool,
-}
-
-/// Request budgets (SPEC AUTH-5); sign-in limits are fixed by policy, not configured.
-#[derive(Clone, Debug)]
-pub struct LimitSettings {
-    /// Requests per minute one signed-in person may make.
-    pub user_per_minute: u32,
-    /// Requests per minute one API key may make.
-    pub key_per_minute: u32,
-    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
-    pub trust_forwarded_for: bool,
-}
-
-impl Default for LimitSettings {
-    fn default() -> Self {
-        LimitSettings {
-            user_per_minute: 1200,
-            key_per_minute: 6000,
-            trust_forwarded_for: false,
-        }
-    }
 }
 
 /// Keys for signing access tokens.

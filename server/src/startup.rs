@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{FromRef, MatchedPath};
+use axum::extract::MatchedPath;
 use axum::http::{HeaderName, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -12,7 +12,6 @@ use axum::routing::{any, get};
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
@@ -25,23 +24,10 @@ use crate::auth::jwt::{KeyRing, SigningKey, TokenError};
 use crate::rate_limit::Limits;
 use crate::settings::{JwtSettings, Settings};
 use crate::{error, health};
+pub use app::backend::state::AppState;
 
 /// Header carrying the request id: taken from the client or proxy when present, else made.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Shared by every handler, SSR render and server function.
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    /// Connected as the application role: row-level security applies to everything it runs.
-    pub db: PgPool,
-    /// Present when `REDIS_URL` is set.
-    pub redis: Option<redis::Client>,
-    /// Signs and verifies access tokens.
-    pub keys: Arc<KeyRing>,
-    /// Request budgets and sign-in throttling.
-    pub limits: Arc<Limits>,
-}
 
 /// Why the state could not be built from the settings.
 #[derive(Debug, thiserror::Error)]
@@ -52,21 +38,20 @@ pub enum StateError {
     Keys(#[from] TokenError),
 }
 
-impl AppState {
-    /// State for `settings`; connects nothing yet (the pool is lazy).
-    pub fn from_settings(settings: &Settings) -> Result<Self, StateError> {
-        let redis = match &settings.redis_url {
-            Some(url) => Some(redis::Client::open(secrecy::ExposeSecret::expose_secret(url))?),
-            None => None,
-        };
-        Ok(AppState {
-            leptos_options: leptos_options(settings.addr, &settings.site_root),
-            db: crate::database::app_pool(&settings.database),
-            limits: Arc::new(Limits::new(&settings.limits, redis.clone())),
-            redis,
-            keys: Arc::new(key_ring(&settings.jwt)?),
-        })
-    }
+/// State for `settings`; connects nothing yet (the pool is lazy).
+pub fn state_from_settings(settings: &Settings) -> Result<AppState, StateError> {
+    let redis = match &settings.redis_url {
+        Some(url) => Some(redis::Client::open(secrecy::ExposeSecret::expose_secret(url))?),
+        None => None,
+    };
+    Ok(AppState {
+        leptos_options: leptos_options(settings.addr, &settings.site_root),
+        db: crate::database::app_pool(&settings.database),
+        limits: Arc::new(Limits::new(&settings.limits, redis.clone())),
+        redis,
+        keys: Arc::new(key_ring(&settings.jwt)?),
+        secure_cookies: settings.secure_cookies,
+    })
 }
 
 fn key_ring(settings: &JwtSettings) -> Result<KeyRing, TokenError> {

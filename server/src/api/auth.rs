@@ -16,7 +16,7 @@ use crate::auth::password;
 use crate::auth::secrets::{self, SecretKind};
 use crate::auth::sign_in::{sign_in, SignedIn};
 use crate::error::{current_request_id, ApiError, FieldError};
-use crate::identity::{self, AuditEntry, IdentityError, Organization, User};
+use crate::identity::{self, AuditEntry, Organization, User};
 use crate::startup::AppState;
 use crate::tenant::{AccountTx, OrgId, TenantTx, UserId};
 
@@ -45,15 +45,6 @@ pub struct Session {
     refresh_token: String,
     token_type: &'static str,
     expires_in: u64,
-}
-
-impl From<IdentityError> for ApiError {
-    fn from(error: IdentityError) -> Self {
-        match error {
-            IdentityError::EmailTaken => ApiError::Conflict(error.to_string()),
-            IdentityError::Database(e) => e.into(),
-        }
-    }
 }
 
 /// `POST /api/v1/auth/register`: a new person, their organization, and them as its owner.

@@ -1,6 +1,5 @@
 //! Extractors that turn request parts into typed values or an `ApiError`.
 
-use axum::extract::rejection::JsonRejection;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
@@ -21,12 +20,6 @@ use crate::tenant::{TenantTx, UserId};
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        ApiError::BadRequest(rejection.body_text())
-    }
-}
 
 /// A verified access token from `Authorization: Bearer …`; anything else answers 401.
 pub struct AccessToken(pub AccessClaims);

@@ -72,6 +72,8 @@ impl TestApp {
             redis,
             keys: std::sync::Arc::new(test_keys()),
             limits: std::sync::Arc::new(limits),
+            // Tests talk plain http.
+            secure_cookies: false,
         };
         let server = tokio::spawn(async move {
             let router = build_router(state).into_make_service_with_connect_info::<SocketAddr>();

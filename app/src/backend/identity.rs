@@ -8,8 +8,9 @@ use serde::Serialize;
 use sqlx::Connection;
 use uuid::Uuid;
 
-use crate::auth::secrets::{self, IssuedSecret, SecretKind};
-use crate::tenant::{AccountTx, OrgId, TenantTx, UserId};
+use crate::backend::auth::secrets::{self, IssuedSecret, SecretKind};
+use crate::backend::error::ApiError;
+use crate::backend::tenant::{AccountTx, OrgId, TenantTx, UserId};
 
 /// How long a refresh token is valid.
 pub const REFRESH_TOKEN_TTL: chrono::Duration = chrono::Duration::days(7);
@@ -21,6 +22,15 @@ pub enum IdentityError {
     EmailTaken,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(error: IdentityError) -> Self {
+        match error {
+            IdentityError::EmailTaken => ApiError::Conflict(error.to_string()),
+            IdentityError::Database(e) => e.into(),
+        }
+    }
 }
 
 /// A person as the API shows them.

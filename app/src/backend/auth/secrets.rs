@@ -11,7 +11,7 @@ use password_hash::rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::tenant::OrgId;
+use crate::backend::tenant::OrgId;
 
 /// What a secret is for; part of its text, so one kind can never be used as another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

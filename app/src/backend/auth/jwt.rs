@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::tenant::{OrgId, UserId};
+use crate::backend::tenant::{OrgId, UserId};
 
 /// How long an access token is valid.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);

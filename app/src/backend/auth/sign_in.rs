@@ -11,11 +11,11 @@ use domain::Email;
 use secrecy::SecretString;
 use sqlx::PgPool;
 
-use crate::auth::password;
-use crate::error::{current_request_id, ApiError};
-use crate::identity::{self, AuditEntry, IdentityError, Organization};
-use crate::rate_limit::{Limits, Policy};
-use crate::tenant::{AccountTx, OrgId, TenantTx, UserId};
+use crate::backend::auth::password;
+use crate::backend::error::{current_request_id, ApiError};
+use crate::backend::identity::{self, AuditEntry, IdentityError, Organization};
+use crate::backend::rate_limit::{Limits, Policy};
+use crate::backend::tenant::{AccountTx, OrgId, TenantTx, UserId};
 
 /// A checked sign-in: the person, and a transaction in the organization they signed in to.
 pub struct SignedIn {

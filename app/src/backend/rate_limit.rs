@@ -18,8 +18,28 @@ use std::time::{Duration, Instant};
 use gcra::{GcraError, GcraState, RateLimit};
 use redis::aio::ConnectionManager;
 
-use crate::error::ApiError;
-use crate::settings::LimitSettings;
+use crate::backend::error::ApiError;
+
+/// Request budgets (SPEC AUTH-5); sign-in limits are fixed by policy, not configured.
+#[derive(Clone, Debug)]
+pub struct LimitSettings {
+    /// Requests per minute one signed-in person may make.
+    pub user_per_minute: u32,
+    /// Requests per minute one API key may make.
+    pub key_per_minute: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            user_per_minute: 1200,
+            key_per_minute: 6000,
+            trust_forwarded_for: false,
+        }
+    }
+}
 
 /// The limiter and the budgets requests are held to.
 pub struct Limits {

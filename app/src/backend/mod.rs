@@ -1,0 +1,10 @@
+//! Server-only code the pages' server functions and the REST API share: the tenant
+//! transaction, repositories, authentication, rate limits, errors and the state requests
+//! run with. Compiled only with the `ssr` feature; the WASM bundle never sees it.
+
+pub mod auth;
+pub mod error;
+pub mod identity;
+pub mod rate_limit;
+pub mod state;
+pub mod tenant;

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::account::AccountNav;
 use crate::theme::{Theme, ThemeToggle};
 use crate::PRODUCT_NAME;
 
@@ -29,11 +30,8 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true">"◎"</span>
                     {PRODUCT_NAME}
                 </A>
-                <nav aria-label="Main">
-                    <ul class="nav-links">
-                        <li><A href="/" exact=true>"Overview"</A></li>
-                        <li><A href="/sign-in">"Sign in"</A></li>
-                    </ul>
+                <nav aria-label="Main" class="main-nav">
+                    <AccountNav />
                 </nav>
                 <ThemeToggle theme />
             </header>

@@ -1,21 +1,24 @@
 //! Sightline's user interface: the HTML shell, the router and every page.
 //! Compiled twice: with `ssr` into the server, with `hydrate` into the WASM bundle.
 
+pub mod account;
 #[cfg(feature = "ssr")]
 pub mod backend;
 mod layout;
 mod pages;
 mod theme;
+pub mod ui_error;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
+use account::{AcceptInvitationPage, AppHome, RegisterPage, SignInPage};
 use layout::Layout;
-use pages::{Landing, NotFound, SignIn};
+use pages::{Landing, NotFound};
 
 /// The product name as users see it; tests look for it in server-rendered HTML.
 pub const PRODUCT_NAME: &str = "Sightline";
@@ -44,6 +47,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    account::provide_viewer();
 
     view! {
         <Stylesheet id="sightline-css" href="/pkg/sightline.css" />
@@ -54,7 +58,12 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <Routes fallback=NotFound>
                     <Route path=path!("") view=Landing />
-                    <Route path=path!("sign-in") view=SignIn />
+                    <Route path=path!("sign-in") view=SignInPage />
+                    <Route path=path!("register") view=RegisterPage />
+                    <Route path=path!("invitations/accept") view=AcceptInvitationPage />
+                    // Async: the page is sent only once the session is known, so a signed-out
+                    // visitor gets a real redirect instead of a flash of the page.
+                    <Route path=path!("app") view=AppHome ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

@@ -21,6 +21,10 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::auth::jwt::{KeyRing, SigningKey, TokenError};
+use app::backend::sessions::Sessions;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
 use crate::rate_limit::Limits;
 use crate::settings::{JwtSettings, Settings};
 use crate::{error, health};
@@ -96,6 +100,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/api/{*rest}", any(error::api_not_found))
         .leptos_routes(&state, routes, move || app::shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(session_layer(&state))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
@@ -116,6 +121,26 @@ pub fn build_router(state: AppState) -> Router {
         )
         .with_state(state)
 }
+
+/// Browser sessions: an HttpOnly, SameSite=Lax cookie (Secure unless turned off for local
+/// http) naming a session kept in Redis when configured, else in PostgreSQL. Nothing is
+/// read or written for requests that do not use the session (API calls with tokens).
+fn session_layer(state: &AppState) -> SessionManagerLayer<Sessions> {
+    let store = match &state.redis {
+        Some(client) => Sessions::redis(client.clone()),
+        None => Sessions::postgres(state.db.clone()),
+    };
+    SessionManagerLayer::new(store)
+        .with_name("sightline_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(SESSION_IDLE_LIFETIME))
+}
+
+/// A browser session ends after a week without use.
+const SESSION_IDLE_LIFETIME: tower_sessions::cookie::time::Duration =
+    tower_sessions::cookie::time::Duration::days(7);
 
 /// One span per request, named by route (not raw path, which would explode cardinality)
 /// and carrying the request id so every log line inside can be tied to the request.

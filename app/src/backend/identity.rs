@@ -158,6 +158,35 @@ pub async fn organization_of_member(
     .await?)
 }
 
+/// Every organization the person belongs to, for the organization switcher.
+pub async fn organizations_of(
+    account: &mut AccountTx,
+    user: UserId,
+) -> Result<Vec<Organization>, IdentityError> {
+    Ok(sqlx::query_as(
+        "select o.id, o.slug, o.name from organizations o
+         join memberships m on m.org_id = o.id and m.user_id = $1
+         order by o.name, o.slug",
+    )
+    .bind(user)
+    .fetch_all(account.conn())
+    .await?)
+}
+
+/// When the person's password last changed (`None` if they no longer exist): sessions
+/// started before it are over.
+pub async fn password_changed_at(
+    account: &mut AccountTx,
+    user: UserId,
+) -> Result<Option<DateTime<Utc>>, IdentityError> {
+    Ok(
+        sqlx::query_scalar("select password_changed_at from users where id = $1")
+            .bind(user)
+            .fetch_optional(account.conn())
+            .await?,
+    )
+}
+
 /// A member of the tenant's organization with their role; `None` if they are not one (any
 /// more): removed members and deleted people lose access at once, whatever tokens they hold.
 pub async fn member(
@@ -326,6 +355,29 @@ pub async fn audit(tenant: &mut TenantTx, entry: AuditEntry<'_>) -> Result<(), I
     .bind(entry.outcome)
     .bind(entry.request_id)
     .execute(tenant.conn())
+    .await?;
+    Ok(())
+}
+
+/// Appends `action` by and about `user` to the tenant's audit log.
+pub async fn audit_person(
+    tenant: &mut TenantTx,
+    user: UserId,
+    action: &str,
+    outcome: &str,
+) -> Result<(), IdentityError> {
+    audit(
+        tenant,
+        AuditEntry {
+            actor: Some(user),
+            actor_api_key: None,
+            action,
+            target_type: Some("user"),
+            target_id: Some(user.to_string()),
+            outcome,
+            request_id: crate::backend::error::current_request_id(),
+        },
+    )
     .await?;
     Ok(())
 }

@@ -2,9 +2,13 @@
 //! transaction, repositories, authentication, rate limits, errors and the state requests
 //! run with. Compiled only with the `ssr` feature; the WASM bundle never sees it.
 
+pub mod accounts;
 pub mod auth;
+pub mod caller;
 pub mod error;
 pub mod identity;
 pub mod rate_limit;
+pub mod sessions;
 pub mod state;
 pub mod tenant;
+pub mod web;

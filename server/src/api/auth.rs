@@ -5,20 +5,20 @@ use std::time::SystemTime;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use domain::{Email, Role, Slug};
+use domain::Role;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extract::{ApiJson, ClientAddr};
 use crate::auth::jwt::ACCESS_TOKEN_TTL;
-use crate::auth::password;
 use crate::auth::secrets::{self, SecretKind};
 use crate::auth::sign_in::{sign_in, SignedIn};
-use crate::error::{current_request_id, ApiError, FieldError};
-use crate::identity::{self, AuditEntry, Organization, User};
+use crate::error::ApiError;
+use crate::identity::{self, Organization, User};
 use crate::startup::AppState;
-use crate::tenant::{AccountTx, OrgId, TenantTx, UserId};
+use crate::tenant::{TenantTx, UserId};
+use app::backend::accounts;
 
 #[derive(Deserialize)]
 pub struct Registration {
@@ -52,42 +52,10 @@ pub async fn register(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<Registration>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    let mut errors = Vec::new();
-    let email = Email::parse(&input.email)
-        .map_err(|e| errors.push(FieldError::new("email", "invalid", e)))
-        .ok();
-    if let Err(rejection) = domain::check_password(input.password.expose_secret(), &input.email) {
-        errors.push(FieldError::new("password", "weak", rejection));
-    }
-    let name = input.organization.trim();
-    let slug = match Slug::suggest(name) {
-        Some(slug) if name.chars().count() <= 200 => Some(slug),
-        _ => {
-            errors.push(FieldError::new(
-                "organization",
-                "invalid",
-                "name the organization with 1 to 200 characters, some of them letters or digits",
-            ));
-            None
-        }
-    };
-    let (Some(email), Some(slug)) = (email, slug) else {
-        return Err(ApiError::Validation(errors));
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-
-    let password_hash = password::hash(input.password).await.map_err(ApiError::internal)?;
-    let user_id = UserId(Uuid::new_v4());
-    let mut account = AccountTx::for_user(&state.db, user_id).await?;
-    identity::insert_user(&mut account, user_id, &email, &password_hash).await?;
-    let mut tenant = account.into_tenant(OrgId(Uuid::new_v4())).await?;
-    identity::insert_organization(&mut tenant, name, &slug).await?;
-    identity::add_member(&mut tenant, user_id, Role::Owner).await?;
+    let (mut tenant, user_id) =
+        accounts::register(&state.db, &input.email, input.password, &input.organization).await?;
     let session = start_session(&state, &mut tenant, user_id, None, Some("user.registered")).await?;
     tenant.commit().await?;
-    tracing::info!(user_id = %user_id, org_id = %session.organization.id, "registered");
     Ok((StatusCode::CREATED, Json(session)))
 }
 
@@ -128,7 +96,7 @@ pub(super) async fn start_session(
         .ok_or(ApiError::Unauthorized)?;
     let refresh = identity::issue_refresh_token(tenant, user_id, family, chrono::Utc::now()).await?;
     if let Some(action) = action {
-        audit_user(tenant, user_id, action, "success").await?;
+        identity::audit_person(tenant, user_id, action, "success").await?;
     }
     Ok(Session {
         access_token: state.keys.issue(user_id, tenant.org_id(), SystemTime::now()),
@@ -139,28 +107,6 @@ pub(super) async fn start_session(
         organization,
         role,
     })
-}
-
-async fn audit_user(
-    tenant: &mut TenantTx,
-    user: UserId,
-    action: &str,
-    outcome: &str,
-) -> Result<(), ApiError> {
-    identity::audit(
-        tenant,
-        AuditEntry {
-            actor: Some(user),
-            actor_api_key: None,
-            action,
-            target_type: Some("user"),
-            target_id: Some(user.to_string()),
-            outcome,
-            request_id: current_request_id(),
-        },
-    )
-    .await?;
-    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -184,7 +130,7 @@ pub async fn refresh(
     let user_id = UserId(token.user_id);
     if token.used_at.is_some() && token.revoked_at.is_none() {
         let revoked = identity::revoke_refresh_family(&mut tenant, token.family_id).await?;
-        audit_user(&mut tenant, user_id, "refresh_token.reused", "denied").await?;
+        identity::audit_person(&mut tenant, user_id, "refresh_token.reused", "denied").await?;
         tenant.commit().await?;
         tracing::warn!(user_id = %user_id, revoked, "refresh token reused: family revoked");
         return Err(ApiError::Unauthorized);
@@ -211,7 +157,7 @@ pub async fn logout(
     let mut tenant = TenantTx::begin(&state.db, presented.org_id).await?;
     if let Some(token) = identity::refresh_token_for_update(&mut tenant, &presented.hash).await? {
         identity::revoke_refresh_family(&mut tenant, token.family_id).await?;
-        audit_user(&mut tenant, UserId(token.user_id), "user.signed_out", "success").await?;
+        identity::audit_person(&mut tenant, UserId(token.user_id), "user.signed_out", "success").await?;
     }
     tenant.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -5,17 +5,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use domain::{Email, Permission, Role};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::auth::{start_session, Session};
 use super::extract::{ApiJson, Caller};
-use crate::auth::password;
 use crate::auth::secrets::{self, SecretKind};
 use crate::error::{ApiError, FieldError};
 use crate::startup::AppState;
-use crate::tenant::{TenantTx, UserId};
+use app::backend::accounts;
 
 /// How long an invitation can be accepted.
 const INVITATION_TTL: chrono::Duration = chrono::Duration::days(7);
@@ -108,75 +107,7 @@ pub async fn accept(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<Acceptance>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    let presented =
-        secrets::parse(SecretKind::Invitation, input.token.expose_secret()).ok_or(ApiError::NotFound)?;
-    let mut tenant = TenantTx::begin(&state.db, presented.org_id).await?;
-    let org_id = tenant.org_id();
-    let invitation: Option<(Uuid, String, String)> = sqlx::query_as(
-        "select id, email, role from invitations
-         where org_id = $1 and token_hash = $2 and accepted_at is null and expires_at > now()
-         for update",
-    )
-    .bind(org_id)
-    .bind(&presented.hash[..])
-    .fetch_optional(tenant.conn())
-    .await?;
-    let (invitation_id, email, role) = invitation.ok_or(ApiError::NotFound)?;
-    let email = Email::parse(&email).map_err(ApiError::internal)?;
-    let role = Role::parse(&role).ok_or(ApiError::NotFound)?;
-
-    tenant.admit_person(&email).await?;
-    let existing: Option<(Uuid, String)> =
-        sqlx::query_as("select id, password_hash from users where email = $1")
-            .bind(email.as_str())
-            .fetch_optional(tenant.conn())
-            .await?;
-    let user_id = match existing {
-        Some((id, stored)) => {
-            if !password::verify(input.password, Some(stored))
-                .await
-                .map_err(ApiError::internal)?
-            {
-                return Err(ApiError::Unauthorized);
-            }
-            UserId(id)
-        }
-        None => {
-            if let Err(rejection) = domain::check_password(input.password.expose_secret(), email.as_str()) {
-                return Err(ApiError::Validation(vec![FieldError::new(
-                    "password", "weak", rejection,
-                )]));
-            }
-            let hash = password::hash(input.password).await.map_err(ApiError::internal)?;
-            let id: Uuid =
-                sqlx::query_scalar("insert into users (email, password_hash) values ($1, $2) returning id")
-                    .bind(email.as_str())
-                    .bind(hash)
-                    .fetch_one(tenant.conn())
-                    .await?;
-            UserId(id)
-        }
-    };
-    let joined = sqlx::query(
-        "insert into memberships (org_id, user_id, role) values ($1, $2, $3) on conflict (org_id, user_id) do nothing",
-    )
-    .bind(org_id)
-    .bind(user_id)
-    .bind(role.as_str())
-    .execute(tenant.conn())
-    .await?;
-    if joined.rows_affected() == 0 {
-        return Err(ApiError::Conflict(
-            "you are already a member of this organization".into(),
-        ));
-    }
-    sqlx::query(
-        "update invitations set accepted_at = now(), updated_at = now() where org_id = $1 and id = $2",
-    )
-    .bind(org_id)
-    .bind(invitation_id)
-    .execute(tenant.conn())
-    .await?;
+    let (mut tenant, user_id) = accounts::accept_invitation(&state.db, input.token, input.password).await?;
     let session = start_session(&state, &mut tenant, user_id, None, Some("invitation.accepted")).await?;
     tenant.commit().await?;
     Ok((StatusCode::CREATED, Json(session)))

@@ -1,15 +1,12 @@
 //! `GET /api/v1/me`: who the caller is, where, and what they may do.
 
-use axum::extract::State;
 use axum::Json;
 use domain::{Permission, Role};
 use serde::Serialize;
 
-use super::extract::AccessToken;
+use super::extract::{Actor, Caller};
 use crate::error::ApiError;
-use crate::identity::{self, Organization, User};
-use crate::startup::AppState;
-use crate::tenant::TenantTx;
+use crate::identity::{Organization, User};
 
 #[derive(Serialize)]
 pub struct Me {
@@ -19,16 +16,14 @@ pub struct Me {
     permissions: Vec<Permission>,
 }
 
-pub async fn me(
-    State(state): State<AppState>,
-    AccessToken(claims): AccessToken,
-) -> Result<Json<Me>, ApiError> {
-    let mut tenant = TenantTx::begin(&state.db, claims.org_id()).await?;
-    let (user, organization, role) = identity::member(&mut tenant, claims.user_id())
-        .await
-        .map_err(ApiError::from)?
-        .ok_or(ApiError::Unauthorized)?;
-    tenant.commit().await?;
+/// People only: an API key acts for an organization, not as someone (403).
+pub async fn me(caller: Caller) -> Result<Json<Me>, ApiError> {
+    let (Actor::Person { role, .. }, Some((user, organization))) = (&caller.actor, caller.profile) else {
+        return Err(ApiError::Forbidden);
+    };
+    let role = *role;
+    // Nothing was written: the transaction just ends.
+    drop(caller.tenant);
     Ok(Json(Me {
         user,
         organization,

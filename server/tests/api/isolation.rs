@@ -47,7 +47,7 @@ async fn arrange(admin: &PgPool) -> World {
     }
 }
 
-/// One invitation, refresh token, API key and audit entry for `org_id`.
+/// One invitation, refresh token, API key, audit entry and browser session for `org_id`.
 fn tenant_rows(org_id: Uuid, owner: Uuid) -> String {
     format!(
         "insert into invitations (org_id, email, role, token_hash, invited_by, expires_at)
@@ -57,7 +57,9 @@ fn tenant_rows(org_id: Uuid, owner: Uuid) -> String {
          insert into api_keys (org_id, name, prefix, key_hash, scopes, created_by)
              values ('{org_id}', 'ci', 'slk_abcd', sha256(gen_random_uuid()::text::bytea), array['ingest'], '{owner}');
          insert into audit_log (org_id, actor_user_id, action, outcome)
-             values ('{org_id}', '{owner}', 'api_key.created', 'success');"
+             values ('{org_id}', '{owner}', 'api_key.created', 'success');
+         insert into sessions (id_hash, user_id, data, expires_at)
+             values (sha256(gen_random_uuid()::text::bytea), '{owner}', '{{}}', now() + interval '7 days');"
     )
 }
 

@@ -1,0 +1,11 @@
+//! Signing in and out, registering, invitations and the organization switcher.
+
+mod forms;
+mod pages;
+pub mod server_fns;
+
+pub use forms::{encode_query_value, feedback, FieldAlert, FormAlert};
+pub use pages::{
+    provide_viewer, AcceptInvitationPage, AccountNav, AppHome, Protected, RegisterPage, SignInPage,
+    ViewerResource,
+};

@@ -1,0 +1,218 @@
+//! Server functions behind the account pages: who is signed in, signing in and out,
+//! registering, accepting an invitation, switching organization (SPEC AUTH-1..3, TEN-1).
+//! Every state-changing one refuses cross-site calls and works as a plain form post.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::ui_error::UiError;
+
+/// An organization in the switcher.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgChoice {
+    pub slug: String,
+    pub name: String,
+}
+
+/// The signed-in person as pages need them: where they are and what they may do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub email: String,
+    pub organization: OrgChoice,
+    pub role: String,
+    pub can_manage_members: bool,
+    pub can_manage_api_keys: bool,
+    pub can_read_audit_log: bool,
+    pub organizations: Vec<OrgChoice>,
+}
+
+/// Who this browser is signed in as; `None` when signed out.
+#[server(prefix = "/rpc", endpoint = "current-viewer")]
+pub async fn current_viewer() -> Result<Option<Viewer>, UiError> {
+    use crate::backend::{caller, identity, tenant, web};
+    use domain::Permission;
+
+    let state = web::state();
+    let session = web::session().await?;
+    let Some((user_id, org_id)) = caller::session_member(&state, &session).await? else {
+        return Ok(None);
+    };
+    let mut tx = tenant::TenantTx::begin(&state.db, org_id)
+        .await
+        .map_err(crate::backend::error::ApiError::from)?;
+    let Some((user, organization, role)) = identity::member(&mut tx, user_id).await.map_err(api)? else {
+        // No longer a member there: the session has nothing left to show.
+        session.flush().await.map_err(internal)?;
+        return Ok(None);
+    };
+    drop(tx);
+    let mut account = tenant::AccountTx::for_user(&state.db, user_id)
+        .await
+        .map_err(crate::backend::error::ApiError::from)?;
+    let organizations = identity::organizations_of(&mut account, user_id)
+        .await
+        .map_err(api)?;
+    Ok(Some(Viewer {
+        email: user.email,
+        organization: OrgChoice {
+            slug: organization.slug,
+            name: organization.name,
+        },
+        role: role.as_str().to_owned(),
+        can_manage_members: role.grants(Permission::ManageMembers),
+        can_manage_api_keys: role.grants(Permission::ManageApiKeys),
+        can_read_audit_log: role.grants(Permission::ReadAuditLog),
+        organizations: organizations
+            .into_iter()
+            .map(|o| OrgChoice {
+                slug: o.slug,
+                name: o.name,
+            })
+            .collect(),
+    }))
+}
+
+#[cfg(feature = "ssr")]
+fn api(error: crate::backend::identity::IdentityError) -> UiError {
+    crate::backend::error::ApiError::from(error).into()
+}
+
+#[cfg(feature = "ssr")]
+fn internal(error: impl std::error::Error + Send + Sync + 'static) -> UiError {
+    crate::backend::error::ApiError::internal(error).into()
+}
+
+/// Signs in with email and password, then goes to `next` (a path here) or the app.
+#[server(prefix = "/rpc", endpoint = "sign-in")]
+pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), UiError> {
+    use crate::backend::{auth::sign_in, identity, web};
+
+    let result = async {
+        web::guard_cross_site()?;
+        let state = web::state();
+        let client = web::client_key().await;
+        let signed_in = sign_in::sign_in(&state.db, &state.limits, &client, &email, password.into(), None)
+            .await
+            .map_err(|e| match e {
+                crate::backend::error::ApiError::Unauthorized => UiError::BadCredentials,
+                other => other.into(),
+            })?;
+        let mut tenant = signed_in.tenant;
+        identity::audit_person(&mut tenant, signed_in.user_id, "user.signed_in", "success")
+            .await
+            .map_err(api)?;
+        tenant.commit().await.map_err(internal)?;
+        web::start(
+            &web::session().await?,
+            signed_in.user_id,
+            tenant_org(&signed_in.organization),
+        )
+        .await
+    }
+    .await;
+    let next = web::safe_next(next);
+    web::finish(result, Some(&next))
+}
+
+#[cfg(feature = "ssr")]
+fn tenant_org(organization: &crate::backend::identity::Organization) -> crate::backend::tenant::OrgId {
+    crate::backend::tenant::OrgId(organization.id)
+}
+
+/// Creates an account and its organization, signs in, and opens the app.
+#[server(prefix = "/rpc", endpoint = "register")]
+pub async fn register(email: String, password: String, organization: String) -> Result<(), UiError> {
+    use crate::backend::{accounts, identity, web};
+
+    let result = async {
+        web::guard_cross_site()?;
+        let state = web::state();
+        let (mut tenant, user_id) =
+            accounts::register(&state.db, &email, password.into(), &organization).await?;
+        identity::audit_person(&mut tenant, user_id, "user.registered", "success")
+            .await
+            .map_err(api)?;
+        let org_id = tenant.org_id();
+        tenant.commit().await.map_err(internal)?;
+        web::start(&web::session().await?, user_id, org_id).await
+    }
+    .await;
+    web::finish(result, Some("/app"))
+}
+
+/// Joins the organization that sent the invitation and signs in there.
+#[server(prefix = "/rpc", endpoint = "accept-invitation")]
+pub async fn accept_invitation(token: String, password: String) -> Result<(), UiError> {
+    use crate::backend::{accounts, identity, web};
+
+    let result = async {
+        web::guard_cross_site()?;
+        let state = web::state();
+        let (mut tenant, user_id) = accounts::accept_invitation(&state.db, token.into(), password.into())
+            .await
+            .map_err(|e| match e {
+                crate::backend::error::ApiError::Unauthorized => UiError::BadCredentials,
+                other => other.into(),
+            })?;
+        identity::audit_person(&mut tenant, user_id, "invitation.accepted", "success")
+            .await
+            .map_err(api)?;
+        let org_id = tenant.org_id();
+        tenant.commit().await.map_err(internal)?;
+        web::start(&web::session().await?, user_id, org_id).await
+    }
+    .await;
+    web::finish(result, Some("/app"))
+}
+
+/// Ends this browser's session (its data is deleted, the cookie cleared).
+#[server(prefix = "/rpc", endpoint = "sign-out")]
+pub async fn sign_out() -> Result<(), UiError> {
+    use crate::backend::{caller, identity, tenant, web};
+
+    let result = async {
+        web::guard_cross_site()?;
+        let state = web::state();
+        let session = web::session().await?;
+        if let Some((user_id, org_id)) = caller::session_member(&state, &session).await? {
+            let mut tx = tenant::TenantTx::begin(&state.db, org_id)
+                .await
+                .map_err(internal)?;
+            identity::audit_person(&mut tx, user_id, "user.signed_out", "success")
+                .await
+                .map_err(api)?;
+            tx.commit().await.map_err(internal)?;
+        }
+        session.flush().await.map_err(internal)
+    }
+    .await;
+    web::finish(result, Some("/sign-in"))
+}
+
+/// Moves this browser to another of the person's organizations.
+#[server(prefix = "/rpc", endpoint = "switch-organization")]
+pub async fn switch_organization(slug: String) -> Result<(), UiError> {
+    use crate::backend::{caller, identity, sessions, tenant, web};
+
+    let result = async {
+        web::guard_cross_site()?;
+        let state = web::state();
+        let session = web::session().await?;
+        let (user_id, _) = caller::session_member(&state, &session)
+            .await?
+            .ok_or(UiError::SignedOut)?;
+        let mut account = tenant::AccountTx::for_user(&state.db, user_id)
+            .await
+            .map_err(internal)?;
+        let organization = identity::organization_of_member(&mut account, user_id, Some(&slug))
+            .await
+            .map_err(api)?
+            .ok_or(UiError::NotFound)?;
+        session
+            .insert(sessions::ORG_ID, tenant_org(&organization))
+            .await
+            .map_err(internal)
+    }
+    .await;
+    web::finish(result, Some("/app"))
+}

@@ -1,0 +1,129 @@
+//! Glue between server functions and the backend: the state and session of the request,
+//! starting and ending browser sessions, cross-site protection, and sending plain form posts
+//! (no JavaScript) back to their page with the errors in the address.
+
+use http::request::Parts;
+use leptos::prelude::{expect_context, use_context};
+use tower_sessions::Session;
+
+use super::caller::same_origin;
+use super::error::ApiError;
+use super::sessions;
+use super::state::AppState;
+use super::tenant::{OrgId, UserId};
+use crate::ui_error::UiError;
+
+pub fn state() -> AppState {
+    expect_context::<AppState>()
+}
+
+fn parts() -> Result<Parts, UiError> {
+    use_context::<Parts>().ok_or(UiError::Transport("no request".into()))
+}
+
+pub async fn session() -> Result<Session, UiError> {
+    leptos_axum::extract::<Session>()
+        .await
+        .map_err(|_| UiError::Internal { request_id: None })
+}
+
+/// Refuses a state-changing call another site's page made (see `caller::same_origin`).
+pub fn guard_cross_site() -> Result<(), UiError> {
+    if same_origin(&parts()?) {
+        Ok(())
+    } else {
+        tracing::warn!("cross-site server function call refused");
+        Err(UiError::CrossSite)
+    }
+}
+
+/// The client address as a rate-limit key.
+pub async fn client_key() -> String {
+    let state = state();
+    match leptos_axum::extract_with_state::<super::caller::ClientAddr, AppState>(&state).await {
+        Ok(addr) => addr.key(),
+        Err(_) => "unknown".to_owned(),
+    }
+}
+
+/// Signs the browser in as `user_id` in `org_id`, under a new session id (so an id planted
+/// before sign-in is worth nothing after it).
+pub async fn start(session: &Session, user_id: UserId, org_id: OrgId) -> Result<(), UiError> {
+    let write = async {
+        session.cycle_id().await?;
+        session.insert(sessions::USER_ID, user_id).await?;
+        session.insert(sessions::ORG_ID, org_id).await?;
+        session.insert(sessions::SIGNED_IN_AT, chrono::Utc::now()).await?;
+        Ok::<_, tower_sessions::session::Error>(())
+    };
+    write.await.map_err(|e| UiError::from(ApiError::internal(e)))
+}
+
+/// Where to go after signing in: a path on this site, never another site.
+pub fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
+        _ => "/app".to_owned(),
+    }
+}
+
+/// Whether this call is a plain HTML form post (no JavaScript): browsers then expect a page.
+fn plain_form_post(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// Ends a server function: on success a plain form post goes to `success` (JavaScript
+/// callers get the value and move on themselves); on failure it goes back to the form's page
+/// with `error` and `error.<field>` in the address, which the page shows next to the fields.
+pub fn finish<T>(result: Result<T, UiError>, success: Option<&str>) -> Result<T, UiError> {
+    let Ok(parts) = parts() else { return result };
+    if !plain_form_post(&parts) {
+        if let (Ok(_), Some(to)) = (&result, success) {
+            leptos_axum::redirect(to);
+        }
+        return result;
+    }
+    match &result {
+        Ok(_) => {
+            if let Some(to) = success {
+                leptos_axum::redirect(to);
+            }
+        }
+        Err(error) => leptos_axum::redirect(&back_with(&parts, error)),
+    }
+    result
+}
+
+/// The referring page's path with the error in its query (earlier errors removed).
+fn back_with(parts: &Parts, error: &UiError) -> String {
+    let referer = parts
+        .headers
+        .get(http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.parse::<http::Uri>().ok());
+    let path = referer.as_ref().map_or("/", |uri| uri.path()).to_owned();
+    let mut query: Vec<(String, String)> = referer
+        .as_ref()
+        .and_then(|uri| uri.query())
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .filter(|(k, _)| k != "error" && !k.starts_with("error."))
+                .collect()
+        })
+        .unwrap_or_default();
+    query.push(("error".into(), error.to_string()));
+    if let UiError::Invalid(problems) = error {
+        for problem in problems {
+            query.push((format!("error.{}", problem.field), problem.message.clone()));
+        }
+    }
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(query)
+        .finish();
+    format!("{path}?{encoded}")
+}

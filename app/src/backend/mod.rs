@@ -3,10 +3,14 @@
 //! run with. Compiled only with the `ssr` feature; the WASM bundle never sees it.
 
 pub mod accounts;
+pub mod api_keys;
+pub mod audit_log;
 pub mod auth;
 pub mod caller;
 pub mod error;
 pub mod identity;
+pub mod invitations;
+pub mod members;
 pub mod rate_limit;
 pub mod sessions;
 pub mod state;

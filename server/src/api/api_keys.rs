@@ -1,17 +1,16 @@
-//! API keys for machines (SPEC AUTH-3): create (the key is shown once), list, revoke.
+//! API keys for machines (SPEC AUTH-3): create (the key is shown once), list, revoke. The
+//! rules live in `app::backend::api_keys`, shared with the Settings pages.
 
+use app::backend::api_keys::{self, CreatedKey, KeyView};
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Utc};
-use domain::{ApiKeyScope, Permission};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::extract::{ApiJson, Caller};
 use super::Page;
-use crate::auth::secrets::{self, SecretKind};
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 
 #[derive(Deserialize)]
 pub struct NewKey {
@@ -19,133 +18,22 @@ pub struct NewKey {
     scopes: Vec<String>,
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-pub struct KeyView {
-    id: Uuid,
-    name: String,
-    scopes: Vec<String>,
-    prefix: String,
-    created_at: DateTime<Utc>,
-    last_used_at: Option<DateTime<Utc>>,
-    revoked_at: Option<DateTime<Utc>>,
-}
-
-/// The answer to a creation: the only time the key itself is shown.
-#[derive(Serialize)]
-pub struct CreatedKey {
-    id: Uuid,
-    name: String,
-    scopes: Vec<String>,
-    prefix: String,
-    key: String,
-}
-
 /// `POST /api/v1/api-keys`
 pub async fn create(
-    mut caller: Caller,
+    caller: Caller,
     ApiJson(input): ApiJson<NewKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
-    caller
-        .require(Permission::ManageApiKeys, "api_key.created")
-        .await?;
-    let mut errors = Vec::new();
-    let name = input.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        errors.push(FieldError::new(
-            "name",
-            "invalid",
-            "name the key with 1 to 100 characters",
-        ));
-    }
-    let scopes: Option<Vec<ApiKeyScope>> = input.scopes.iter().map(|s| ApiKeyScope::parse(s)).collect();
-    let scopes = scopes.filter(|s| !s.is_empty()).unwrap_or_else(|| {
-        errors.push(FieldError::new(
-            "scopes",
-            "invalid",
-            "one or more of ingest, read, admin",
-        ));
-        Vec::new()
-    });
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    // A key may not do what its creator may not.
-    if scopes.contains(&ApiKeyScope::Admin) && !caller.grants(Permission::ManageSettings) {
-        caller.record_denied("api_key.created", None).await;
-        return Err(ApiError::Forbidden);
-    }
-    let mut scope_names: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
-    scope_names.sort();
-    scope_names.dedup();
-
-    let org_id = caller.tenant.org_id();
-    let issued = secrets::issue(SecretKind::ApiKey, org_id);
-    let prefix = secrets::display_prefix(&issued.text);
-    let id: Uuid = sqlx::query_scalar(
-        "insert into api_keys (org_id, name, prefix, key_hash, scopes, created_by)
-         values ($1, $2, $3, $4, $5, $6) returning id",
-    )
-    .bind(org_id)
-    .bind(&name)
-    .bind(&prefix)
-    .bind(&issued.hash[..])
-    .bind(&scope_names)
-    .bind(caller.user_id())
-    .fetch_one(caller.tenant.conn())
-    .await?;
-    caller.audit("api_key.created", "api_key", id.to_string()).await?;
-    caller.tenant.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKey {
-            id,
-            name,
-            scopes: scope_names,
-            prefix,
-            key: issued.text,
-        }),
-    ))
+    let created = api_keys::create(caller, &input.name, &input.scopes).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// `GET /api/v1/api-keys`
-pub async fn list(mut caller: Caller) -> Result<Json<Page<KeyView>>, ApiError> {
-    caller
-        .require(Permission::ManageApiKeys, "api_key.listed")
-        .await?;
-    let org_id = caller.tenant.org_id();
-    let data = sqlx::query_as(
-        "select id, name, scopes, prefix, created_at, last_used_at, revoked_at from api_keys
-         where org_id = $1 order by created_at desc, id",
-    )
-    .bind(org_id)
-    .fetch_all(caller.tenant.conn())
-    .await?;
-    caller.tenant.commit().await?;
-    Ok(Json(Page::complete(data)))
+pub async fn list(caller: Caller) -> Result<Json<Page<KeyView>>, ApiError> {
+    Ok(Json(Page::complete(api_keys::list(caller).await?)))
 }
 
-/// `DELETE /api/v1/api-keys/{id}`: revokes at once; 404 (audited) for keys of other
-/// organizations or unknown ids.
-pub async fn revoke(mut caller: Caller, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
-    caller
-        .require(Permission::ManageApiKeys, "api_key.revoked")
-        .await?;
-    let org_id = caller.tenant.org_id();
-    let revoked = sqlx::query(
-        "update api_keys set revoked_at = coalesce(revoked_at, now()), updated_at = now()
-         where org_id = $1 and id = $2",
-    )
-    .bind(org_id)
-    .bind(id)
-    .execute(caller.tenant.conn())
-    .await?;
-    if revoked.rows_affected() == 0 {
-        caller
-            .record_denied("api_key.revoked", Some(id.to_string()))
-            .await;
-        return Err(ApiError::NotFound);
-    }
-    caller.audit("api_key.revoked", "api_key", id.to_string()).await?;
-    caller.tenant.commit().await?;
+/// `DELETE /api/v1/api-keys/{id}`
+pub async fn revoke(caller: Caller, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
+    api_keys::revoke(caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -36,8 +36,8 @@ pub fn router() -> Router<AppState> {
 /// A list answer (SPEC OPS-4a). Lists that fit one page say so with `next_cursor: null`.
 #[derive(Serialize)]
 pub struct Page<T> {
-    data: Vec<T>,
-    next_cursor: Option<String>,
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
 }
 
 impl<T> Page<T> {

@@ -6,6 +6,7 @@ pub mod account;
 pub mod backend;
 mod layout;
 mod pages;
+pub mod settings;
 mod theme;
 pub mod ui_error;
 
@@ -19,6 +20,7 @@ use leptos_router::{
 use account::{AcceptInvitationPage, AppHome, RegisterPage, SignInPage};
 use layout::Layout;
 use pages::{Landing, NotFound};
+use settings::{ApiKeysPage, AuditLogPage, MembersPage};
 
 /// The product name as users see it; tests look for it in server-rendered HTML.
 pub const PRODUCT_NAME: &str = "Sightline";
@@ -64,6 +66,9 @@ pub fn App() -> impl IntoView {
                     // Async: the page is sent only once the session is known, so a signed-out
                     // visitor gets a real redirect instead of a flash of the page.
                     <Route path=path!("app") view=AppHome ssr=SsrMode::Async />
+                    <Route path=path!("settings/members") view=MembersPage ssr=SsrMode::Async />
+                    <Route path=path!("settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
+                    <Route path=path!("settings/audit-log") view=AuditLogPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

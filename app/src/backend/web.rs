@@ -67,6 +67,57 @@ pub fn safe_next(next: Option<String>) -> String {
     }
 }
 
+/// Whether this call is a plain HTML form post (no JavaScript): its answer is a redirect, so a
+/// value to show must travel in the session (`flash`).
+pub fn is_plain_form_post() -> bool {
+    parts().is_ok_and(|parts| plain_form_post(&parts))
+}
+
+/// The caller of a server function, as the REST API would see it (session cookie, with the
+/// cross-site check for state changes).
+pub async fn caller() -> Result<super::caller::Caller, UiError> {
+    use axum::extract::FromRequestParts;
+    let state = state();
+    let mut parts = parts()?;
+    Ok(super::caller::Caller::from_request_parts(&mut parts, &state).await?)
+}
+
+/// This site's address as the browser used it, for links people copy (invitations).
+pub fn site_origin() -> String {
+    let state = state();
+    let host = parts()
+        .ok()
+        .and_then(|p| {
+            p.headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| state.leptos_options.site_addr.to_string());
+    let scheme = if state.secure_cookies { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}
+
+/// Keeps a one-time value (a new API key, an invitation link) for the next page render.
+pub async fn set_flash(value: &crate::settings::Flash) -> Result<(), UiError> {
+    session()
+        .await?
+        .insert(FLASH, value)
+        .await
+        .map_err(|e| ApiError::internal(e).into())
+}
+
+/// The one-time value, removed as it is read.
+pub async fn take_flash() -> Result<Option<crate::settings::Flash>, UiError> {
+    session()
+        .await?
+        .remove(FLASH)
+        .await
+        .map_err(|e| ApiError::internal(e).into())
+}
+
+const FLASH: &str = "flash";
+
 /// Whether this call is a plain HTML form post (no JavaScript): browsers then expect a page.
 fn plain_form_post(parts: &Parts) -> bool {
     parts

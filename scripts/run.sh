@@ -15,6 +15,8 @@ cargo build --quiet --release -p server --bin sightline
 
 export SIGHTLINE_SITE_ROOT="${SIGHTLINE_SITE_ROOT:-$TARGET_DIR/site}"
 addr="${SIGHTLINE_ADDR:-127.0.0.1:3000}"
+# Served over plain http on this machine: session cookies cannot be HTTPS-only here.
+export SIGHTLINE_SECURE_COOKIES="${SIGHTLINE_SECURE_COOKIES:-false}"
 bin="$TARGET_DIR/release/sightline"
 
 "$bin" seed-demo

@@ -11,6 +11,21 @@ use super::forms::{encode_query_value, feedback, FieldAlert, FormAlert};
 use super::server_fns::{AcceptInvitation, Register, SignIn, SignOut, SwitchOrganization, Viewer};
 use crate::ui_error::UiError;
 
+/// After an action that changed the session succeeds, loads the page it names from scratch,
+/// so nothing rendered for the old session (the header, cached lists) survives.
+pub fn navigate_after(result: impl Get<Value = Option<Result<String, UiError>>> + Send + Sync + 'static) {
+    Effect::new(move |_| {
+        if let Some(Ok(to)) = result.get() {
+            #[cfg(feature = "hydrate")]
+            {
+                let _ = window().location().set_href(&to);
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = to;
+        }
+    });
+}
+
 /// Who is signed in, loaded once per page load and shared through context.
 pub type ViewerResource = Resource<Result<Option<Viewer>, UiError>>;
 
@@ -79,7 +94,9 @@ pub fn AccountNav() -> impl IntoView {
 #[component]
 fn SignedInNav(viewer: Viewer) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
+    navigate_after(sign_out.value());
     let switch = ServerAction::<SwitchOrganization>::new();
+    navigate_after(switch.value());
     let current = viewer.organization.slug.clone();
     let several = viewer.organizations.len() > 1;
     view! {
@@ -112,6 +129,7 @@ fn SignedInNav(viewer: Viewer) -> impl IntoView {
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
+    navigate_after(action.value());
     let feedback = feedback(action.value());
     let query = use_query_map();
     let next = move || query.with(|q| q.get("next")).unwrap_or_default();
@@ -121,7 +139,7 @@ pub fn SignInPage() -> impl IntoView {
             <h1>"Sign in"</h1>
             <ActionForm action attr:class="stacked" attr:novalidate=true>
                 <FormAlert feedback />
-                <input type="hidden" name="next" prop:value=next />
+                <input type="hidden" name="next" value=next />
                 <label for="email">"Email"</label>
                 <input id="email" name="email" type="email" autocomplete="username" required />
                 <FieldAlert feedback field="email" />
@@ -140,6 +158,7 @@ pub fn SignInPage() -> impl IntoView {
 #[component]
 pub fn RegisterPage() -> impl IntoView {
     let action = ServerAction::<Register>::new();
+    navigate_after(action.value());
     let feedback = feedback(action.value());
     view! {
         <Title text="Create account" />
@@ -170,6 +189,7 @@ pub fn RegisterPage() -> impl IntoView {
 #[component]
 pub fn AcceptInvitationPage() -> impl IntoView {
     let action = ServerAction::<AcceptInvitation>::new();
+    navigate_after(action.value());
     let feedback = feedback(action.value());
     let query = use_query_map();
     let token = move || query.with(|q| q.get("token")).unwrap_or_default();
@@ -180,7 +200,7 @@ pub fn AcceptInvitationPage() -> impl IntoView {
             <p>"New to Sightline? Choose a password for your account. Already have one? Enter its password."</p>
             <ActionForm action attr:class="stacked" attr:novalidate=true>
                 <FormAlert feedback />
-                <input type="hidden" name="token" prop:value=token />
+                <input type="hidden" name="token" value=token />
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" autocomplete="new-password" required />
                 <FieldAlert feedback field="password" />

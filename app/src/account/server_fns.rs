@@ -84,7 +84,7 @@ fn internal(error: impl std::error::Error + Send + Sync + 'static) -> UiError {
 
 /// Signs in with email and password, then goes to `next` (a path here) or the app.
 #[server(prefix = "/rpc", endpoint = "sign-in")]
-pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), UiError> {
+pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<String, UiError> {
     use crate::backend::{auth::sign_in, identity, web};
 
     let result = async {
@@ -110,8 +110,7 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
         .await
     }
     .await;
-    let next = web::safe_next(next);
-    web::finish(result, Some(&next))
+    web::finish_with_reload(result, web::safe_next(next))
 }
 
 #[cfg(feature = "ssr")]
@@ -121,7 +120,7 @@ fn tenant_org(organization: &crate::backend::identity::Organization) -> crate::b
 
 /// Creates an account and its organization, signs in, and opens the app.
 #[server(prefix = "/rpc", endpoint = "register")]
-pub async fn register(email: String, password: String, organization: String) -> Result<(), UiError> {
+pub async fn register(email: String, password: String, organization: String) -> Result<String, UiError> {
     use crate::backend::{accounts, identity, web};
 
     let result = async {
@@ -137,12 +136,12 @@ pub async fn register(email: String, password: String, organization: String) -> 
         web::start(&web::session().await?, user_id, org_id).await
     }
     .await;
-    web::finish(result, Some("/app"))
+    web::finish_with_reload(result, "/app".to_owned())
 }
 
 /// Joins the organization that sent the invitation and signs in there.
 #[server(prefix = "/rpc", endpoint = "accept-invitation")]
-pub async fn accept_invitation(token: String, password: String) -> Result<(), UiError> {
+pub async fn accept_invitation(token: String, password: String) -> Result<String, UiError> {
     use crate::backend::{accounts, identity, web};
 
     let result = async {
@@ -162,12 +161,12 @@ pub async fn accept_invitation(token: String, password: String) -> Result<(), Ui
         web::start(&web::session().await?, user_id, org_id).await
     }
     .await;
-    web::finish(result, Some("/app"))
+    web::finish_with_reload(result, "/app".to_owned())
 }
 
 /// Ends this browser's session (its data is deleted, the cookie cleared).
 #[server(prefix = "/rpc", endpoint = "sign-out")]
-pub async fn sign_out() -> Result<(), UiError> {
+pub async fn sign_out() -> Result<String, UiError> {
     use crate::backend::{caller, identity, tenant, web};
 
     let result = async {
@@ -186,12 +185,12 @@ pub async fn sign_out() -> Result<(), UiError> {
         session.flush().await.map_err(internal)
     }
     .await;
-    web::finish(result, Some("/sign-in"))
+    web::finish_with_reload(result, "/sign-in".to_owned())
 }
 
 /// Moves this browser to another of the person's organizations.
 #[server(prefix = "/rpc", endpoint = "switch-organization")]
-pub async fn switch_organization(slug: String) -> Result<(), UiError> {
+pub async fn switch_organization(slug: String) -> Result<String, UiError> {
     use crate::backend::{caller, identity, sessions, tenant, web};
 
     let result = async {
@@ -214,5 +213,5 @@ pub async fn switch_organization(slug: String) -> Result<(), UiError> {
             .map_err(internal)
     }
     .await;
-    web::finish(result, Some("/app"))
+    web::finish_with_reload(result, "/app".to_owned())
 }

@@ -127,6 +127,23 @@ fn plain_form_post(parts: &Parts) -> bool {
         .is_some_and(|accept| accept.contains("text/html"))
 }
 
+/// Ends a server function that changes who is signed in, or where: the page must load anew.
+/// A plain form post is redirected to `to` (or back with the error); a JavaScript caller gets
+/// `to` and loads it itself (see `account::pages::navigate_after`), so nothing on the
+/// page outlives the old session.
+pub fn finish_with_reload(result: Result<(), UiError>, to: String) -> Result<String, UiError> {
+    let Ok(parts) = parts() else {
+        return result.map(|()| to);
+    };
+    if plain_form_post(&parts) {
+        match &result {
+            Ok(()) => leptos_axum::redirect(&to),
+            Err(error) => leptos_axum::redirect(&back_with(&parts, error)),
+        }
+    }
+    result.map(|()| to)
+}
+
 /// Ends a server function: on success a plain form post goes to `success` (JavaScript
 /// callers get the value and move on themselves); on failure it goes back to the form's page
 /// with `error` and `error.<field>` in the address, which the page shows next to the fields.

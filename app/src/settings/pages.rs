@@ -305,9 +305,9 @@ fn AuditLog() -> impl IntoView {
     };
     view! {
         <form method="get" action="/settings/audit-log" class="filters">
-            <label>"Action"<input type="text" name="action" placeholder="e.g. member.invited" prop:value=move || param("action").unwrap_or_default() /></label>
-            <label>"From"<input type="date" name="from" prop:value=move || param("from").unwrap_or_default() /></label>
-            <label>"To"<input type="date" name="to" prop:value=move || param("to").unwrap_or_default() /></label>
+            <label>"Action"<input type="text" name="action" placeholder="e.g. member.invited" value=move || param("action").unwrap_or_default() /></label>
+            <label>"From"<input type="date" name="from" value=move || param("from").unwrap_or_default() /></label>
+            <label>"To"<input type="date" name="to" value=move || param("to").unwrap_or_default() /></label>
             <button type="submit" class="button">"Filter"</button>
             <a class="button" href=csv_href download="audit-log.csv">"Download CSV"</a>
         </form>

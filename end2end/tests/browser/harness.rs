@@ -77,6 +77,8 @@ impl Server {
             .env("SIGHTLINE_ADDR", format!("127.0.0.1:{port}"))
             .env("SIGHTLINE_SITE_ROOT", &site_root)
             .env("SIGHTLINE_LOG_FORMAT", "json")
+            // Plain http on 127.0.0.1: session cookies cannot be HTTPS-only.
+            .env("SIGHTLINE_SECURE_COOKIES", "false")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -2,5 +2,6 @@
 //! Debian's Chromium through playwright-rs. `make test` builds the binary and the release
 //! WASM bundle first and says where they are (`SIGHTLINE_BIN`, `SIGHTLINE_SITE_ROOT`).
 
+mod accounts;
 mod harness;
 mod shell;

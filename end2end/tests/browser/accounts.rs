@@ -1,0 +1,170 @@
+//! Account journeys as a person meets them (SPEC AUTH-2, TEN-1): register, sign out, be sent
+//! to sign in from a protected page and come back to it; invite someone and let them join.
+//! Each runs twice: hydrated, and with JavaScript off (plain HTML forms).
+
+use playwright_rs::protocol::Page;
+
+use crate::harness::{artifacts_dir, hydrated, BrowserSession, Server};
+
+const PASSWORD: &str = "a long and unusual passphrase";
+
+/// Opens `path` and, with JavaScript on, waits until the page has hydrated so forms are
+/// handled by the app rather than submitted before it is ready.
+async fn open(page: &Page, server: &Server, path: &str, javascript: bool) {
+    page.goto(&server.url(path), None).await.unwrap();
+    if javascript {
+        hydrated(page).await;
+    }
+}
+
+async fn wait_for_path(page: &Page, glob: &str) {
+    page.wait_for_url(glob, None)
+        .await
+        .unwrap_or_else(|e| panic!("expected to reach {glob}, stayed at {}: {e}", page.url()));
+}
+
+async fn text(page: &Page, selector: &str) -> String {
+    page.locator(selector).inner_text().await.unwrap()
+}
+
+async fn register(page: &Page, server: &Server, javascript: bool, email: &str, organization: &str) {
+    open(page, server, "/register", javascript).await;
+    page.locator("#organization")
+        .fill(organization, None)
+        .await
+        .unwrap();
+    page.locator("#email").fill(email, None).await.unwrap();
+    page.locator("#password").fill(PASSWORD, None).await.unwrap();
+    page.locator("button[type=submit].primary")
+        .click(None)
+        .await
+        .unwrap();
+    wait_for_path(page, "**/app").await;
+}
+
+async fn sign_out(page: &Page) {
+    page.locator("form.inline button:has-text(\"Sign out\")")
+        .click(None)
+        .await
+        .unwrap();
+    wait_for_path(page, "**/sign-in").await;
+}
+
+async fn journey_register_sign_out_and_return(javascript: bool) {
+    let server = Server::start().await;
+    let browser = BrowserSession::launch().await;
+    let page = browser.page(javascript).await;
+    let email = format!("founder-{javascript}@example.com");
+
+    register(&page, &server, javascript, &email, "Acme Shoes").await;
+    let home = text(&page, "main").await;
+    sign_out(&page).await;
+    open(&page, &server, "/settings/members", javascript).await;
+    wait_for_path(&page, "**/sign-in?next=/settings/members").await;
+    let asked_to_sign_in = page.url();
+    page.locator("#email").fill(&email, None).await.unwrap();
+    page.locator("#password").fill(PASSWORD, None).await.unwrap();
+    page.locator("button[type=submit].primary")
+        .click(None)
+        .await
+        .unwrap();
+    wait_for_path(&page, "**/settings/members").await;
+    let members = text(&page, "table[aria-label=Members]").await;
+    page.screenshot_to_file(
+        &artifacts_dir().join(format!("members-js-{javascript}.png")),
+        None,
+    )
+    .await
+    .unwrap();
+
+    assert!(home.contains("Acme Shoes") && home.contains(&email), "{home}");
+    assert!(home.contains("owner"), "{home}");
+    assert!(
+        asked_to_sign_in.contains("next=/settings/members"),
+        "{asked_to_sign_in}"
+    );
+    assert!(members.contains(&email), "{members}");
+    browser.close().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn register_sign_out_and_sign_in_returns_to_the_page_asked_for() {
+    journey_register_sign_out_and_return(true).await;
+}
+
+#[tokio::test]
+async fn register_sign_out_and_sign_in_work_without_javascript() {
+    journey_register_sign_out_and_return(false).await;
+}
+
+async fn journey_invitation(javascript: bool) {
+    let server = Server::start().await;
+    let browser = BrowserSession::launch().await;
+    let owner = browser.page(javascript).await;
+    register(&owner, &server, javascript, "owner@example.com", "Acme").await;
+
+    open(&owner, &server, "/settings/members", javascript).await;
+    owner
+        .locator("#invite-email")
+        .fill("newcomer@example.com", None)
+        .await
+        .unwrap();
+    owner
+        .locator("#invite-role")
+        .select_option("viewer", None)
+        .await
+        .unwrap();
+    owner
+        .locator("button:has-text(\"Create invitation link\")")
+        .click(None)
+        .await
+        .unwrap();
+    let link_locator = owner.locator("[data-testid=invitation-link]");
+    link_locator
+        .wait_for(
+            playwright_rs::protocol::WaitForOptions::builder()
+                .timeout(15_000.0)
+                .build(),
+        )
+        .await
+        .expect("the invitation link is shown");
+    let link = link_locator.inner_text().await.unwrap();
+
+    let newcomer = browser.page(javascript).await;
+    let path = link.trim().trim_start_matches(&server.address).to_owned();
+    open(&newcomer, &server, &path, javascript).await;
+    newcomer
+        .locator("#password")
+        .fill("another long passphrase", None)
+        .await
+        .unwrap();
+    newcomer
+        .locator("button[type=submit].primary")
+        .click(None)
+        .await
+        .unwrap();
+    wait_for_path(&newcomer, "**/app").await;
+    let home = text(&newcomer, "main").await;
+    open(&owner, &server, "/settings/members", javascript).await;
+    let members = text(&owner, "table[aria-label=Members]").await;
+
+    assert!(link.contains("/invitations/accept?token=sli_"), "{link}");
+    assert!(
+        home.contains("newcomer@example.com") && home.contains("viewer"),
+        "{home}"
+    );
+    assert!(members.contains("newcomer@example.com"), "{members}");
+    browser.close().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_invited_person_joins_through_the_shared_link() {
+    journey_invitation(true).await;
+}
+
+#[tokio::test]
+async fn an_invited_person_joins_without_javascript() {
+    journey_invitation(false).await;
+}

@@ -315,10 +315,24 @@ pub async fn live_api_key(
     hash: &[u8; 32],
 ) -> Result<Option<(Uuid, Vec<ApiKeyScope>)>, IdentityError> {
     let org_id = tenant.org_id();
+    // `last_used_at` is refreshed at most once a minute, by whichever request gets the row
+    // lock without waiting: a busy key never makes its own requests queue behind each other.
     let row: Option<(Uuid, Vec<String>)> = sqlx::query_as(
-        "update api_keys set last_used_at = now()
-         where org_id = $1 and key_hash = $2 and revoked_at is null
-         returning id, scopes",
+        "with live as (
+             select id, scopes from api_keys
+             where org_id = $1 and key_hash = $2 and revoked_at is null
+         ),
+         stale as (
+             select k.id from api_keys k join live on live.id = k.id
+             where k.org_id = $1 and (k.last_used_at is null or k.last_used_at < now() - interval '1 minute')
+             for update of k skip locked
+         ),
+         touched as (
+             update api_keys k set last_used_at = now()
+             from stale where k.org_id = $1 and k.id = stale.id
+             returning k.id
+         )
+         select id, scopes from live",
     )
     .bind(org_id)
     .bind(&hash[..])

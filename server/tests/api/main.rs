@@ -1,6 +1,7 @@
 //! Integration tests of the server against a real PostgreSQL (one fresh database per test)
 //! and, where it matters, a real Redis. One test binary, so it links once.
 
+mod access;
 mod binary;
 mod database;
 mod health;

@@ -8,6 +8,7 @@ mod health;
 mod helpers;
 mod identity;
 mod isolation;
+mod isolation_properties;
 mod limits;
 mod members;
 mod outage;

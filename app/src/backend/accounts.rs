@@ -138,3 +138,55 @@ pub async fn accept_invitation(
     .await?;
     Ok((tenant, user_id))
 }
+
+/// Changes the signed-in person's password after checking the current one (401 if wrong,
+/// 422 if the new one is weak). Every refresh token of theirs, in every organization, is
+/// revoked and every browser session ends; access tokens issued before stop working too.
+pub async fn change_password(
+    db: &PgPool,
+    caller: super::caller::Caller,
+    current: SecretString,
+    new: SecretString,
+) -> Result<(), ApiError> {
+    let (Some(user_id), Some((user, _))) = (caller.user_id(), caller.profile.clone()) else {
+        // An API key has no password.
+        return Err(ApiError::Forbidden);
+    };
+    let org_id = caller.tenant.org_id();
+    drop(caller);
+    if let Err(rejection) = domain::check_password(new.expose_secret(), &user.email) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "new_password",
+            "weak",
+            rejection,
+        )]));
+    }
+    let mut account = AccountTx::for_user(db, user_id).await?;
+    let stored = identity::password_hash(&mut account, user_id).await?;
+    if !password::verify(current, stored)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "current_password",
+            "wrong",
+            "that is not your current password",
+        )]));
+    }
+    let hash = password::hash(new).await.map_err(ApiError::internal)?;
+    identity::set_password(&mut account, user_id, &hash).await?;
+    let organizations = identity::organizations_of(&mut account, user_id).await?;
+    account.commit().await?;
+    // Each organization's tokens live under its own row-level scope.
+    for organization in organizations {
+        let mut tenant = TenantTx::begin(db, OrgId(organization.id)).await?;
+        identity::revoke_refresh_tokens_of(&mut tenant, user_id).await?;
+        if organization.id == org_id.0 {
+            identity::audit_person(&mut tenant, user_id, "user.password_changed", "success").await?;
+        }
+        tenant.commit().await?;
+    }
+    super::sessions::Sessions::end_all_of(db, user_id).await?;
+    tracing::info!(user_id = %user_id, "password changed; sessions and tokens revoked");
+    Ok(())
+}

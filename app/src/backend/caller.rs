@@ -112,7 +112,8 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or(ApiError::Unauthorized)?;
         spend_user_budget(state, user_id).await?;
         let tenant = TenantTx::begin(&state.db, org_id).await?;
-        Self::for_member(state, tenant, user_id).await
+        // The session was checked against password changes by `session_member`.
+        Self::for_member(state, tenant, user_id, None).await
     }
 }
 
@@ -138,14 +139,24 @@ impl Caller {
         }
         let AccessToken(claims) = AccessToken::from_request_parts(parts, state).await?;
         let tenant = TenantTx::begin(&state.db, claims.org_id()).await?;
-        Self::for_member(state, tenant, claims.user_id()).await
+        Self::for_member(state, tenant, claims.user_id(), Some(claims.iat)).await
     }
 
-    /// 401 unless `user_id` is (still) a member of the tenant's organization.
-    async fn for_member(state: &AppState, mut tenant: TenantTx, user_id: UserId) -> Result<Self, ApiError> {
+    /// 401 unless `user_id` is (still) a member of the tenant's organization and, for a
+    /// token issued at `issued_at` (Unix seconds), has not changed their password since.
+    async fn for_member(
+        state: &AppState,
+        mut tenant: TenantTx,
+        user_id: UserId,
+        issued_at: Option<u64>,
+    ) -> Result<Self, ApiError> {
         let (user, organization, role) = identity::member(&mut tenant, user_id)
             .await?
             .ok_or(ApiError::Unauthorized)?;
+        let changed = u64::try_from(user.password_changed_at.timestamp()).unwrap_or(0);
+        if issued_at.is_some_and(|iat| iat < changed) {
+            return Err(ApiError::Unauthorized);
+        }
         Ok(Caller {
             tenant,
             actor: Actor::Person { user_id, role },

@@ -39,6 +39,9 @@ pub struct User {
     pub id: Uuid,
     pub email: String,
     pub display_name: Option<String>,
+    /// Credentials issued before this no longer count (not shown).
+    #[serde(skip)]
+    pub password_changed_at: DateTime<Utc>,
 }
 
 /// An organization as the API shows it.
@@ -61,7 +64,7 @@ pub async fn insert_user(
     password_hash: &str,
 ) -> Result<User, IdentityError> {
     sqlx::query_as(
-        "insert into users (id, email, password_hash) values ($1, $2, $3) returning id, email, display_name",
+        "insert into users (id, email, password_hash) values ($1, $2, $3) returning id, email, display_name, password_changed_at",
     )
     .bind(id)
     .bind(email.as_str())
@@ -173,6 +176,42 @@ pub async fn organizations_of(
     .await?)
 }
 
+/// The stored password hash of a person (the transaction acts for them).
+pub async fn password_hash(account: &mut AccountTx, user: UserId) -> Result<Option<String>, IdentityError> {
+    Ok(
+        sqlx::query_scalar("select password_hash from users where id = $1")
+            .bind(user)
+            .fetch_optional(account.conn())
+            .await?,
+    )
+}
+
+/// Replaces the person's password; every session and token issued before now stops working.
+pub async fn set_password(account: &mut AccountTx, user: UserId, hash: &str) -> Result<(), IdentityError> {
+    sqlx::query(
+        "update users set password_hash = $2, password_changed_at = now(), updated_at = now() where id = $1",
+    )
+    .bind(user)
+    .bind(hash)
+    .execute(account.conn())
+    .await?;
+    Ok(())
+}
+
+/// Revokes every live refresh token of `user` in the tenant's organization.
+pub async fn revoke_refresh_tokens_of(tenant: &mut TenantTx, user: UserId) -> Result<u64, IdentityError> {
+    let org_id = tenant.org_id();
+    Ok(sqlx::query(
+        "update refresh_tokens set revoked_at = now()
+         where org_id = $1 and user_id = $2 and revoked_at is null",
+    )
+    .bind(org_id)
+    .bind(user)
+    .execute(tenant.conn())
+    .await?
+    .rows_affected())
+}
+
 /// When the person's password last changed (`None` if they no longer exist): sessions
 /// started before it are over.
 pub async fn password_changed_at(
@@ -199,13 +238,15 @@ pub async fn member(
         user_id: Uuid,
         email: String,
         display_name: Option<String>,
+        password_changed_at: DateTime<Utc>,
         org_id: Uuid,
         slug: String,
         name: String,
         role: String,
     }
     let row: Option<MemberRow> = sqlx::query_as(
-        "select u.id as user_id, u.email, u.display_name, o.id as org_id, o.slug, o.name, m.role
+        "select u.id as user_id, u.email, u.display_name, u.password_changed_at,
+                o.id as org_id, o.slug, o.name, m.role
          from memberships m
          join users u on u.id = m.user_id
          join organizations o on o.id = m.org_id
@@ -221,6 +262,7 @@ pub async fn member(
                 id: r.user_id,
                 email: r.email,
                 display_name: r.display_name,
+                password_changed_at: r.password_changed_at,
             },
             Organization {
                 id: r.org_id,

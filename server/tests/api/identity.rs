@@ -289,3 +289,106 @@ async fn refresh_tokens_are_refused_when_forged_expired_or_of_another_kind(
 
     assert_eq!((forged_status, kind_status, expired_status), (401, 401, 401));
 }
+
+/// Signs in through the browser form; answers the session cookie (`name=value`).
+pub async fn browser_session(app: &TestApp, email: &str) -> String {
+    browser_session_with(app, email, None).await
+}
+
+/// As `browser_session`, sending `cookie` along (a session the browser already had).
+pub async fn browser_session_with(app: &TestApp, email: &str, cookie: Option<&str>) -> String {
+    let mut request = app.client.post(format!("{}/rpc/sign-in", app.address));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request
+        .header("origin", &app.address)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "email={}&password={}",
+            email.replace('@', "%40"),
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[sqlx::test(migrations = false)]
+async fn changing_the_password_ends_every_other_session_and_token(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let session = register(&app, "owner@example.com", "Acme").await;
+    let cookie = browser_session(&app, "owner@example.com").await;
+    let with_cookie = || {
+        app.client
+            .get(format!("{}/api/v1/me", app.address))
+            .header("cookie", &cookie)
+            .send()
+    };
+    assert_eq!(
+        with_cookie().await.unwrap().status(),
+        200,
+        "the browser session works"
+    );
+    // Access tokens carry whole seconds: change the password in a later second than the
+    // old token was issued in.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let wrong = app
+        .client
+        .post(format!("{}/api/v1/me/password", app.address))
+        .bearer_auth(session["access_token"].as_str().unwrap())
+        .json(&json!({ "current_password": "not the password at all", "new_password": "a brand new passphrase" }))
+        .send()
+        .await
+        .unwrap();
+    let changed = app
+        .client
+        .post(format!("{}/api/v1/me/password", app.address))
+        .bearer_auth(session["access_token"].as_str().unwrap())
+        .json(&json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" }))
+        .send()
+        .await
+        .unwrap();
+    let old_access = me(&app, session["access_token"].as_str().unwrap()).await;
+    let old_refresh = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({ "refresh_token": session["refresh_token"] }),
+        )
+        .await;
+    let old_cookie = with_cookie().await.unwrap();
+    let old_password = app
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "owner@example.com", "password": PASSWORD }),
+        )
+        .await;
+    let new_password = app
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "owner@example.com", "password": "a brand new passphrase" }),
+        )
+        .await;
+    let audited: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'user.password_changed'")
+            .fetch_one(&app.admin_db)
+            .await
+            .unwrap();
+
+    assert_eq!(wrong.status(), 422, "the current password is checked");
+    assert_eq!(changed.status(), 204);
+    assert_eq!(old_access.status(), 401, "access tokens from before the change");
+    assert_eq!(old_refresh.status(), 401, "refresh tokens from before the change");
+    assert_eq!(
+        old_cookie.status(),
+        401,
+        "browser sessions from before the change"
+    );
+    assert_eq!(old_password.status(), 401);
+    assert_eq!(new_password.status(), 200);
+    assert_eq!(audited, 1);
+}

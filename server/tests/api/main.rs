@@ -14,3 +14,4 @@ mod members;
 mod outage;
 mod pages;
 mod seed;
+mod sessions;

@@ -2,7 +2,7 @@
 //! to sign in from a protected page and come back to it; invite someone and let them join.
 //! Each runs twice: hydrated, and with JavaScript off (plain HTML forms).
 
-use playwright_rs::protocol::Page;
+use playwright_rs::protocol::{Locator, Page, WaitForOptions};
 
 use crate::harness::{artifacts_dir, hydrated, BrowserSession, Server};
 
@@ -21,6 +21,39 @@ async fn wait_for_path(page: &Page, glob: &str) {
     page.wait_for_url(glob, None)
         .await
         .unwrap_or_else(|e| panic!("expected to reach {glob}, stayed at {}: {e}", page.url()));
+}
+
+/// Waits up to 15 s for `selector` to be shown.
+async fn shown(page: &Page, selector: &str, what: &str) -> Locator {
+    let locator = page.locator(selector);
+    locator
+        .wait_for(WaitForOptions::builder().timeout(15_000.0).build())
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    locator
+}
+
+/// Has the owner on `page` invite `email` (default role unless given) and answers the link.
+async fn invite(page: &Page, server: &Server, javascript: bool, email: &str, role: Option<&str>) -> String {
+    open(page, server, "/settings/members", javascript).await;
+    page.locator("#invite-email").fill(email, None).await.unwrap();
+    if let Some(role) = role {
+        page.locator("#invite-role")
+            .select_option(role, None)
+            .await
+            .unwrap();
+    }
+    page.locator("button:has-text(\"Create invitation link\")")
+        .click(None)
+        .await
+        .unwrap();
+    let link = shown(
+        page,
+        "[data-testid=invitation-link]",
+        "the invitation link is shown",
+    )
+    .await;
+    link.inner_text().await.unwrap()
 }
 
 async fn text(page: &Page, selector: &str) -> String {
@@ -104,32 +137,14 @@ async fn journey_invitation(javascript: bool) {
     let owner = browser.page(javascript).await;
     register(&owner, &server, javascript, "owner@example.com", "Acme").await;
 
-    open(&owner, &server, "/settings/members", javascript).await;
-    owner
-        .locator("#invite-email")
-        .fill("newcomer@example.com", None)
-        .await
-        .unwrap();
-    owner
-        .locator("#invite-role")
-        .select_option("viewer", None)
-        .await
-        .unwrap();
-    owner
-        .locator("button:has-text(\"Create invitation link\")")
-        .click(None)
-        .await
-        .unwrap();
-    let link_locator = owner.locator("[data-testid=invitation-link]");
-    link_locator
-        .wait_for(
-            playwright_rs::protocol::WaitForOptions::builder()
-                .timeout(15_000.0)
-                .build(),
-        )
-        .await
-        .expect("the invitation link is shown");
-    let link = link_locator.inner_text().await.unwrap();
+    let link = invite(
+        &owner,
+        &server,
+        javascript,
+        "newcomer@example.com",
+        Some("viewer"),
+    )
+    .await;
 
     let newcomer = browser.page(javascript).await;
     let path = link.trim().trim_start_matches(&server.address).to_owned();
@@ -167,4 +182,64 @@ async fn an_invited_person_joins_through_the_shared_link() {
 #[tokio::test]
 async fn an_invited_person_joins_without_javascript() {
     journey_invitation(false).await;
+}
+
+async fn journey_switch_organization(javascript: bool) {
+    let server = Server::start().await;
+    let browser = BrowserSession::launch().await;
+    let first = browser.page(javascript).await;
+    register(&first, &server, javascript, "first@example.com", "First Shop").await;
+    let second = browser.page(javascript).await;
+    register(&second, &server, javascript, "second@example.com", "Second Shop").await;
+    // The second shop invites the first shop's owner, who accepts with their own password.
+    let link = invite(&second, &server, javascript, "first@example.com", None).await;
+    let path = link.trim().trim_start_matches(&server.address).to_owned();
+    open(&first, &server, &path, javascript).await;
+    first.locator("#password").fill(PASSWORD, None).await.unwrap();
+    first
+        .locator("button[type=submit].primary")
+        .click(None)
+        .await
+        .unwrap();
+    wait_for_path(&first, "**/app").await;
+    let after_joining = text(&first, "main h1").await;
+
+    open(&first, &server, "/app", javascript).await;
+    first
+        .locator("#org-switch")
+        .select_option("first-shop", None)
+        .await
+        .unwrap();
+    first.locator(".org-switcher button").click(None).await.unwrap();
+    shown(
+        &first,
+        "main h1:has-text(\"First Shop\")",
+        "the home page shows the organization switched to",
+    )
+    .await;
+    first
+        .screenshot_to_file(
+            &artifacts_dir().join(format!("switched-js-{javascript}.png")),
+            None,
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        after_joining.trim(),
+        "Second Shop",
+        "accepting lands in the inviting organization"
+    );
+    browser.close().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_person_in_two_organizations_switches_between_them() {
+    journey_switch_organization(true).await;
+}
+
+#[tokio::test]
+async fn the_organization_switcher_works_without_javascript() {
+    journey_switch_organization(false).await;
 }

@@ -23,6 +23,8 @@ bin="$TARGET_DIR/release/sightline"
 
 db="sightline_bench_$$"
 admin_url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+# psql talks to the maintenance database: the one DATABASE_URL names may not exist yet.
+psql_url="${admin_url%/*}/postgres"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:$port"
 log="$(mktemp)"
@@ -33,7 +35,7 @@ server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
-  psql "$admin_url" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
+  psql "$psql_url" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
   rm -f "$log"
 }
 trap cleanup EXIT
@@ -63,9 +65,9 @@ read -r login_p50 login_p95 < <(timed "$base/api/v1/auth/login" -H 'content-type
 
 say "GET /api/v1/me vs /health: ${CONNECTIONS} connections, ${DURATION}s each"
 wrk_run() { # url [header] -> "req/s p50_ms p99_ms"
-  local out
-  if [ $# -gt 1 ]; then out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "$2" "$1")"
-  else out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1")"; fi
+  local out threads=$(( CONNECTIONS < 2 ? 1 : 2 ))
+  if [ $# -gt 1 ]; then out="$(wrk -t"$threads" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "$2" "$1")"
+  else out="$(wrk -t"$threads" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1")"; fi
   python3 -c '
 import re, sys
 text = sys.stdin.read()
@@ -76,7 +78,8 @@ def ms(label):
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
 if non2xx: sys.exit(f"{non2xx.group(1)} requests failed")
-print(f"{rps:.0f} {ms(\"50%\"):.2f} {ms(\"99%\"):.2f}")' <<<"$out"
+p50, p99 = ms("50%"), ms("99%")
+print(f"{rps:.0f} {p50:.2f} {p99:.2f}")' <<<"$out"
 }
 read -r health_rps health_c50 health_c99 < <(wrk_run "$base/health")
 read -r me_rps me_c50 me_c99 < <(wrk_run "$base/api/v1/me" "Authorization: Bearer $token")
@@ -84,7 +87,7 @@ read -r me_rps me_c50 me_c99 < <(wrk_run "$base/api/v1/me" "Authorization: Beare
 cores="$(nproc)"
 cat <<EOF
 
-Authentication benchmark ($cores cores, release build, PostgreSQL $(psql "$admin_url" -Atc 'show server_version' 2>/dev/null || echo '?'))
+Authentication benchmark ($cores cores, release build, PostgreSQL $(psql "$psql_url" -Atc 'show server_version' 2>/dev/null | cut -d' ' -f1))
 
 | measurement                          | Sightline            | baseline: GET /health | ratio   |
 |--------------------------------------|----------------------|-----------------------|---------|

@@ -52,13 +52,10 @@ pub fn Protected(children: ChildrenFn) -> impl IntoView {
                 match viewer.await {
                     Ok(Some(_)) => children.read_value()().into_any(),
                     _ => {
-                        let here = format!(
-                            "{}{}",
-                            location.pathname.get_untracked(),
-                            location.search.get_untracked().trim_start_matches('?').is_empty()
-                                .then(String::new)
-                                .unwrap_or_else(|| format!("?{}", location.search.get_untracked().trim_start_matches('?'))),
-                        );
+                        let path = location.pathname.get_untracked();
+                        let search = location.search.get_untracked();
+                        let search = search.trim_start_matches('?');
+                        let here = if search.is_empty() { path } else { format!("{path}?{search}") };
                         let to = format!("/sign-in?next={}", encode_query_value(&here));
                         view! { <Redirect path=to /> }.into_any()
                     }

@@ -144,24 +144,15 @@ pub fn finish_with_reload(result: Result<(), UiError>, to: String) -> Result<Str
     result.map(|()| to)
 }
 
-/// Ends a server function: on success a plain form post goes to `success` (JavaScript
-/// callers get the value and move on themselves); on failure it goes back to the form's page
-/// with `error` and `error.<field>` in the address, which the page shows next to the fields.
-pub fn finish<T>(result: Result<T, UiError>, success: Option<&str>) -> Result<T, UiError> {
-    let Ok(parts) = parts() else { return result };
-    if !plain_form_post(&parts) {
-        if let (Ok(_), Some(to)) = (&result, success) {
-            leptos_axum::redirect(to);
+/// Ends a server function that changes something on the page it was sent from. A plain
+/// form post goes back to that page (Leptos redirects to the referrer), with `error` and
+/// `error.<field>` in the address when it failed, which the page shows beside the fields;
+/// JavaScript callers get the result and update the page in place.
+pub fn finish<T>(result: Result<T, UiError>) -> Result<T, UiError> {
+    if let (Ok(parts), Err(error)) = (parts(), &result) {
+        if plain_form_post(&parts) {
+            leptos_axum::redirect(&back_with(&parts, error));
         }
-        return result;
-    }
-    match &result {
-        Ok(_) => {
-            if let Some(to) = success {
-                leptos_axum::redirect(to);
-            }
-        }
-        Err(error) => leptos_axum::redirect(&back_with(&parts, error)),
     }
     result
 }

@@ -101,7 +101,7 @@ pub async fn invite_member(email: String, role: String) -> Result<Flash, UiError
         Ok(flash)
     }
     .await;
-    web::finish(result, None)
+    web::finish(result)
 }
 
 #[server(prefix = "/rpc", endpoint = "change-member-role")]
@@ -113,7 +113,7 @@ pub async fn change_member_role(user_id: String, role: String) -> Result<(), UiE
         Ok(())
     }
     .await;
-    web::finish(result, None)
+    web::finish(result)
 }
 
 #[server(prefix = "/rpc", endpoint = "remove-member")]
@@ -125,7 +125,7 @@ pub async fn remove_member(user_id: String) -> Result<(), UiError> {
         Ok(())
     }
     .await;
-    web::finish(result, None)
+    web::finish(result)
 }
 
 #[server(prefix = "/rpc", endpoint = "api-keys")]
@@ -176,7 +176,7 @@ pub async fn create_api_key(
         Ok(flash)
     }
     .await;
-    web::finish(result, None)
+    web::finish(result)
 }
 
 #[server(prefix = "/rpc", endpoint = "revoke-api-key")]
@@ -188,7 +188,7 @@ pub async fn revoke_api_key(id: String) -> Result<(), UiError> {
         Ok(())
     }
     .await;
-    web::finish(result, None)
+    web::finish(result)
 }
 
 /// The value a plain form post left for this render, if any (removed as it is read).

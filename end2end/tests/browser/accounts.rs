@@ -243,3 +243,94 @@ async fn a_person_in_two_organizations_switches_between_them() {
 async fn the_organization_switcher_works_without_javascript() {
     journey_switch_organization(false).await;
 }
+
+async fn journey_api_keys_and_audit_log(javascript: bool) {
+    let server = Server::start().await;
+    let browser = BrowserSession::launch().await;
+    let page = browser.page(javascript).await;
+    register(&page, &server, javascript, "owner@example.com", "Acme").await;
+
+    open(&page, &server, "/settings/api-keys", javascript).await;
+    page.locator("#key-name")
+        .fill("Shop webhook", None)
+        .await
+        .unwrap();
+    page.locator("input[name=scope_read]").check(None).await.unwrap();
+    page.locator("button:has-text(\"Create key\")")
+        .click(None)
+        .await
+        .unwrap();
+    let key = shown(&page, "[data-testid=new-api-key]", "the new key is shown").await;
+    let key = key.inner_text().await.unwrap();
+    let row = shown(&page, "tr[data-key-name=\"Shop webhook\"]", "the key is listed").await;
+    let listed = row.inner_text().await.unwrap();
+    open(&page, &server, "/settings/api-keys", javascript).await;
+    let shown_again = page.locator("[data-testid=new-api-key]").count().await.unwrap();
+    page.locator("tr[data-key-name=\"Shop webhook\"] button:has-text(\"Revoke\")")
+        .click(None)
+        .await
+        .unwrap();
+    shown(
+        &page,
+        "tr[data-key-name=\"Shop webhook\"] .hint:has-text(\"revoked\")",
+        "the key shows as revoked",
+    )
+    .await;
+    let after_revoke = reqwest::Client::new()
+        .get(server.url("/api/v1/members"))
+        .bearer_auth(key.trim())
+        .send()
+        .await
+        .unwrap()
+        .status();
+
+    open(
+        &page,
+        &server,
+        "/settings/audit-log?action=api_key.revoked",
+        javascript,
+    )
+    .await;
+    let log = text(&page, "table[aria-label=\"Audit log\"]").await;
+    page.screenshot_to_file(
+        &artifacts_dir().join(format!("audit-log-js-{javascript}.png")),
+        None,
+    )
+    .await
+    .unwrap();
+    let csv_link = page
+        .locator("a:has-text(\"Download CSV\")")
+        .get_attribute("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+
+    assert!(key.trim().starts_with("slk_"), "{key}");
+    assert!(listed.contains("read") && listed.contains("ingest"), "{listed}");
+    assert!(
+        !listed.contains(key.trim()),
+        "the list never shows the key itself"
+    );
+    assert_eq!(shown_again, 0, "the key is shown once");
+    assert_eq!(after_revoke, 401, "a revoked key opens nothing");
+    assert!(
+        log.contains("api_key.revoked") && !log.contains("api_key.created"),
+        "{log}"
+    );
+    assert!(
+        csv_link.contains("format=csv") && csv_link.contains("action=api_key.revoked"),
+        "{csv_link}"
+    );
+    browser.close().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn api_keys_are_created_shown_once_and_revoked_and_the_audit_log_filters() {
+    journey_api_keys_and_audit_log(true).await;
+}
+
+#[tokio::test]
+async fn api_keys_and_the_audit_log_work_without_javascript() {
+    journey_api_keys_and_audit_log(false).await;
+}

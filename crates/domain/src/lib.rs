@@ -6,6 +6,7 @@
 pub mod access;
 pub mod email;
 pub mod password;
+pub mod records;
 pub mod slug;
 
 pub use access::{ApiKeyScope, Permission, Role};

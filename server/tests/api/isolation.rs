@@ -47,7 +47,7 @@ async fn arrange(admin: &PgPool) -> World {
     }
 }
 
-/// One invitation, refresh token, API key, audit entry and browser session for `org_id`.
+/// One row in every table of people or tenant data for `org_id` (ids derived from it).
 fn tenant_rows(org_id: Uuid, owner: Uuid) -> String {
     format!(
         "insert into invitations (org_id, email, role, token_hash, invited_by, expires_at)
@@ -59,7 +59,31 @@ fn tenant_rows(org_id: Uuid, owner: Uuid) -> String {
          insert into audit_log (org_id, actor_user_id, action, outcome)
              values ('{org_id}', '{owner}', 'api_key.created', 'success');
          insert into sessions (id_hash, user_id, data, expires_at)
-             values (sha256(gen_random_uuid()::text::bytea), '{owner}', '{{}}', now() + interval '7 days');"
+             values (sha256(gen_random_uuid()::text::bytea), '{owner}', '{{}}', now() + interval '7 days');
+         insert into import_batches (org_id, id, source, entity)
+             values ('{org_id}', md5('{org_id}batch')::uuid, 'rest', 'interactions');
+         insert into import_errors (org_id, batch_id, line, code, message)
+             values ('{org_id}', md5('{org_id}batch')::uuid, 2, 'invalid', 'bad row');
+         insert into customers (org_id, id, external_id)
+             values ('{org_id}', md5('{org_id}customer')::uuid, 'c1');
+         insert into interactions (org_id, customer_id, external_id, occurred_at, channel, event_type)
+             values ('{org_id}', md5('{org_id}customer')::uuid, 'i1', '2026-01-15T10:00:00Z', 'web', 'page_view');
+         insert into interaction_keys (org_id, external_id, id, occurred_at)
+             values ('{org_id}', 'i1', gen_random_uuid(), '2026-01-15T10:00:00Z');
+         insert into products (org_id, id, sku, normalized_sku, name)
+             values ('{org_id}', md5('{org_id}product')::uuid, 'S1', 'S1', 'Mug');
+         insert into orders (org_id, id, external_id, customer_id, ordered_at, status, currency, total)
+             values ('{org_id}', md5('{org_id}order')::uuid, 'o1', md5('{org_id}customer')::uuid, now(), 'paid', 'EUR', 10);
+         insert into order_lines (org_id, order_id, line_no, product_id, sku, quantity, unit_price)
+             values ('{org_id}', md5('{org_id}order')::uuid, 1, md5('{org_id}product')::uuid, 'S1', 1, 10);
+         insert into reviews (org_id, external_id, sku, rating, content, reviewed_at)
+             values ('{org_id}', 'r1', 'S1', 5, 'Lovely', now());
+         insert into competitor_prices (org_id, sku, competitor, price, currency, observed_at)
+             values ('{org_id}', 'S1', 'Rival', 9, 'EUR', now());
+         insert into inventory_levels (org_id, sku, observed_at, on_hand)
+             values ('{org_id}', 'S1', now(), 3);
+         insert into scoring_queue (org_id, subject, subject_id)
+             values ('{org_id}', 'review', gen_random_uuid());"
     )
 }
 

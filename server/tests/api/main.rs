@@ -3,6 +3,7 @@
 
 mod access;
 mod binary;
+mod commerce_schema;
 mod database;
 mod health;
 mod helpers;

@@ -51,21 +51,48 @@ async fn the_role_serving_requests_is_not_superuser_nor_bypassrls_nor_owner_of_a
 #[sqlx::test(migrations = false)]
 async fn every_table_with_an_org_id_has_forced_row_level_security(_: PgPoolOptions, admin: PgConnectOptions) {
     let app = TestApp::spawn(admin).await;
+    // A month of interactions exists, as it would after the first write.
+    sqlx::query("select ensure_interactions_partition(now())")
+        .execute(&app.app_db)
+        .await
+        .unwrap();
 
     let unprotected: Vec<String> = sqlx::query_scalar(
         "select c.relname::text from pg_class c
          join pg_namespace n on n.oid = c.relnamespace
-         where n.nspname = 'public' and c.relkind in ('r', 'p')
+         where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition
            and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'org_id')
            and not (c.relrowsecurity and c.relforcerowsecurity)",
     )
     .fetch_all(&app.admin_db)
     .await
     .unwrap();
+    // Partitions are reached through their parent (whose policies apply), never directly.
+    let reachable_partitions: Vec<String> = sqlx::query_scalar(
+        "select c.relname::text from pg_class c
+         join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = 'public' and c.relispartition
+           and (has_table_privilege('sightline_app', c.oid, 'select')
+                or has_table_privilege('sightline_app', c.oid, 'insert')
+                or has_table_privilege('sightline_app', c.oid, 'update')
+                or has_table_privilege('sightline_app', c.oid, 'delete'))",
+    )
+    .fetch_all(&app.admin_db)
+    .await
+    .unwrap();
+    let partitions: i64 = sqlx::query_scalar("select count(*) from pg_class where relispartition")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
 
     assert!(
         unprotected.is_empty(),
         "tenant tables without forced RLS: {unprotected:?}"
+    );
+    assert!(partitions >= 2, "the default partition and this month");
+    assert!(
+        reachable_partitions.is_empty(),
+        "partitions the application can reach directly: {reachable_partitions:?}"
     );
 }
 

@@ -235,7 +235,8 @@ impl Caller {
         }
     }
 
-    fn key_id(&self) -> Option<Uuid> {
+    /// The API key acting, if a key is.
+    pub fn api_key_id(&self) -> Option<Uuid> {
         match self.actor {
             Actor::Person { .. } => None,
             Actor::Key { key_id, .. } => Some(key_id),
@@ -272,7 +273,7 @@ impl Caller {
     ) -> AuditEntry<'a> {
         AuditEntry {
             actor: self.user_id(),
-            actor_api_key: self.key_id(),
+            actor_api_key: self.api_key_id(),
             action,
             target_type,
             target_id,

@@ -23,9 +23,11 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// One invalid field of a request body or query.
+/// One invalid field of a request body or query; in a batch, of the record at `index`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
     pub field: String,
     pub code: String,
     pub message: String,
@@ -34,9 +36,20 @@ pub struct FieldError {
 impl FieldError {
     pub fn new(field: &str, code: &str, message: impl ToString) -> Self {
         FieldError {
+            index: None,
             field: field.into(),
             code: code.into(),
             message: message.to_string(),
+        }
+    }
+
+    /// A refused field of a parsed record (`index` within its batch, if any).
+    pub fn of_record(index: Option<usize>, issue: domain::records::FieldIssue) -> Self {
+        FieldError {
+            index,
+            field: issue.field,
+            code: issue.code.as_str().to_owned(),
+            message: issue.message,
         }
     }
 }
@@ -209,11 +222,13 @@ mod tests {
     async fn validation_errors_list_every_field_with_the_request_id() {
         let fields = vec![
             FieldError {
+                index: None,
                 field: "email".into(),
                 code: "invalid".into(),
                 message: "not an email".into(),
             },
             FieldError {
+                index: None,
                 field: "password".into(),
                 code: "too_short".into(),
                 message: "min 12".into(),

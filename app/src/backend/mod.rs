@@ -9,6 +9,7 @@ pub mod auth;
 pub mod caller;
 pub mod error;
 pub mod identity;
+pub mod ingest;
 pub mod invitations;
 pub mod members;
 pub mod rate_limit;

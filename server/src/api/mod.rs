@@ -4,6 +4,7 @@ mod api_keys;
 mod audit_log;
 mod auth;
 mod extract;
+mod ingest;
 mod invitations;
 mod me;
 mod members;
@@ -27,6 +28,12 @@ pub fn router() -> Router<AppState> {
         .route("/audit-log", get(audit_log::list))
         .route("/invitations", post(invitations::create))
         .route("/invitations/accept", post(invitations::accept))
+        .route("/interactions", post(ingest::create_interaction))
+        .route(
+            "/interactions/batch",
+            // 1,000 records of up to 20,000 characters of text each.
+            post(ingest::interactions_batch).layer(axum::extract::DefaultBodyLimit::max(32 * 1024 * 1024)),
+        )
         .route("/members", get(members::list))
         .route(
             "/members/{user_id}",

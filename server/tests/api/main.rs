@@ -8,6 +8,7 @@ mod database;
 mod health;
 mod helpers;
 mod identity;
+mod ingest;
 mod isolation;
 mod isolation_properties;
 mod limits;

@@ -1,0 +1,299 @@
+//! Writing interactions (SPEC ING-1, ING-6, ING-8, ING-9): one write path for every source.
+//!
+//! In one tenant transaction, for a whole batch with a handful of set-based statements:
+//! customers are created on first sight by external id; each external id is claimed in
+//! `interaction_keys` (a record sent again creates nothing and answers the existing id; a
+//! changed record with a later `occurred_at` replaces the earlier version); new rows go into
+//! their month partitions; customer aggregates move by exactly what was inserted or
+//! replaced; texts are queued for scoring. Month partitions are made beforehand, outside the
+//! transaction, so the DDL's lock is never held while rows are written.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Datelike, Utc};
+use domain::records::Interaction;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::super::error::ApiError;
+use super::super::tenant::TenantTx;
+
+/// What happened to one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored now.
+    Created,
+    /// Replaced an earlier version with the same external id (this one is more recent).
+    Updated,
+    /// Already stored (the same or a more recent version): nothing changed.
+    Unchanged,
+}
+
+/// The stored identity of one written record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub outcome: Outcome,
+}
+
+/// Makes sure every month `times` fall in has its partition. Call before `write`, on the
+/// pool (each creation commits at once).
+pub async fn prepare_months(
+    db: &PgPool,
+    times: impl IntoIterator<Item = DateTime<Utc>>,
+) -> Result<(), ApiError> {
+    let months: BTreeSet<(i32, u32)> = times.into_iter().map(|t| (t.year(), t.month())).collect();
+    for (year, month) in months {
+        let first_day = chrono::NaiveDate::from_ymd_opt(year, month, 1)
+            .expect("a valid month")
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
+        sqlx::query("select ensure_interactions_partition($1)")
+            .bind(first_day)
+            .execute(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes `records` (already parsed) in the tenant's transaction, tagged with `batch_id`;
+/// answers one `Written` per record, in order. Records repeating an external id within the
+/// batch count once: the most recent `occurred_at` wins.
+pub async fn write(
+    tenant: &mut TenantTx,
+    records: &[Interaction],
+    batch_id: Option<Uuid>,
+) -> Result<Vec<Written>, ApiError> {
+    let org_id = tenant.org_id();
+    // The latest version of each external id in this batch.
+    let mut latest: HashMap<&str, usize> = HashMap::new();
+    for (index, record) in records.iter().enumerate() {
+        latest
+            .entry(record.external_id.as_str())
+            .and_modify(|best| {
+                if records[*best].occurred_at < record.occurred_at {
+                    *best = index;
+                }
+            })
+            .or_insert(index);
+    }
+    let mut chosen: Vec<usize> = latest.values().copied().collect();
+    chosen.sort_unstable();
+
+    // Customers on first sight.
+    let customer_ids: Vec<&str> = {
+        // Every customer a record names, superseded duplicates included: each was seen.
+        let set: BTreeSet<&str> = records.iter().map(|r| r.customer_external_id.as_str()).collect();
+        set.into_iter().collect()
+    };
+    let customers: Vec<(String, Uuid)> = sqlx::query_as(
+        "with wanted as (select unnest($2::text[]) as external_id),
+         made as (
+             insert into customers (org_id, external_id, batch_id)
+             select $1, external_id, $3 from wanted
+             on conflict (org_id, external_id) do nothing
+             returning external_id, id
+         )
+         select external_id, id from made
+         union all
+         select c.external_id, c.id from customers c join wanted w on w.external_id = c.external_id
+         where c.org_id = $1",
+    )
+    .bind(org_id)
+    .bind(&customer_ids)
+    .bind(batch_id)
+    .fetch_all(tenant.conn())
+    .await?;
+    let customer_of: HashMap<String, Uuid> = customers.into_iter().collect();
+
+    // Claim each external id; existing claims come back with what they hold.
+    let ids: Vec<Uuid> = chosen.iter().map(|_| Uuid::new_v4()).collect();
+    let external: Vec<&str> = chosen.iter().map(|&i| records[i].external_id.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = chosen.iter().map(|&i| records[i].occurred_at).collect();
+    #[derive(sqlx::FromRow)]
+    struct Claim {
+        external_id: String,
+        id: Uuid,
+        occurred_at: DateTime<Utc>,
+        claimed: bool,
+    }
+    let claims: Vec<Claim> = sqlx::query_as(
+        "with wanted as (
+             select * from unnest($2::text[], $3::uuid[], $4::timestamptz[]) as w(external_id, id, occurred_at)
+         ),
+         claimed as (
+             insert into interaction_keys (org_id, external_id, id, occurred_at)
+             select $1, external_id, id, occurred_at from wanted
+             on conflict (org_id, external_id) do nothing
+             returning external_id, id, occurred_at
+         )
+         select external_id, id, occurred_at, true as claimed from claimed
+         union all
+         select k.external_id, k.id, k.occurred_at, false from interaction_keys k
+         join wanted w on w.external_id = k.external_id
+         where k.org_id = $1 and not exists (select 1 from claimed c where c.external_id = k.external_id)",
+    )
+    .bind(org_id)
+    .bind(&external)
+    .bind(&ids)
+    .bind(&times)
+    .fetch_all(tenant.conn())
+    .await?;
+    let claim_of: HashMap<&str, &Claim> = claims.iter().map(|c| (c.external_id.as_str(), c)).collect();
+
+    // Decide per record: insert (new), replace (newer than stored), or leave.
+    let mut to_insert: Vec<(usize, Uuid)> = Vec::new();
+    let mut old_versions: (Vec<Uuid>, Vec<DateTime<Utc>>) = (Vec::new(), Vec::new());
+    let mut new_times: (Vec<Uuid>, Vec<DateTime<Utc>>) = (Vec::new(), Vec::new());
+    let mut outcome_of: HashMap<&str, (Uuid, Outcome)> = HashMap::new();
+    for &index in &chosen {
+        let record = &records[index];
+        let claim = claim_of.get(record.external_id.as_str()).ok_or_else(|| {
+            ApiError::internal(std::io::Error::other(
+                "an external id was neither claimed nor found",
+            ))
+        })?;
+        let outcome = if claim.claimed {
+            to_insert.push((index, claim.id));
+            Outcome::Created
+        } else if record.occurred_at > claim.occurred_at {
+            old_versions.0.push(claim.id);
+            old_versions.1.push(claim.occurred_at);
+            new_times.0.push(claim.id);
+            new_times.1.push(record.occurred_at);
+            to_insert.push((index, claim.id));
+            Outcome::Updated
+        } else {
+            Outcome::Unchanged
+        };
+        outcome_of.insert(record.external_id.as_str(), (claim.id, outcome));
+    }
+
+    // Earlier versions leave before the new ones arrive; their customers' aggregates are
+    // recomputed below (a minimum or maximum cannot be taken back incrementally).
+    let mut recompute: Vec<Uuid> = Vec::new();
+    if !old_versions.0.is_empty() {
+        recompute = sqlx::query_scalar(
+            "delete from interactions i
+             using unnest($2::uuid[], $3::timestamptz[]) as g(id, occurred_at)
+             where i.org_id = $1 and i.id = g.id and i.occurred_at = g.occurred_at
+             returning i.customer_id",
+        )
+        .bind(org_id)
+        .bind(&old_versions.0)
+        .bind(&old_versions.1)
+        .fetch_all(tenant.conn())
+        .await?;
+        sqlx::query(
+            "update interaction_keys k set occurred_at = w.occurred_at
+             from unnest($2::uuid[], $3::timestamptz[]) as w(id, occurred_at)
+             where k.org_id = $1 and k.id = w.id",
+        )
+        .bind(org_id)
+        .bind(&new_times.0)
+        .bind(&new_times.1)
+        .execute(tenant.conn())
+        .await?;
+        recompute.extend(
+            to_insert
+                .iter()
+                .filter(|(i, _)| outcome_of[records[*i].external_id.as_str()].1 == Outcome::Updated)
+                .map(|(i, _)| customer_of[records[*i].customer_external_id.as_str()]),
+        );
+    }
+
+    if !to_insert.is_empty() {
+        let mut id = Vec::with_capacity(to_insert.len());
+        let mut customer = Vec::with_capacity(to_insert.len());
+        let mut external_id = Vec::with_capacity(to_insert.len());
+        let mut occurred_at = Vec::with_capacity(to_insert.len());
+        let mut channel = Vec::with_capacity(to_insert.len());
+        let mut event_type = Vec::with_capacity(to_insert.len());
+        let mut content = Vec::with_capacity(to_insert.len());
+        let mut metadata = Vec::with_capacity(to_insert.len());
+        let mut line = Vec::with_capacity(to_insert.len());
+        for &(index, row_id) in &to_insert {
+            let record = &records[index];
+            id.push(row_id);
+            customer.push(customer_of[record.customer_external_id.as_str()]);
+            external_id.push(record.external_id.as_str());
+            occurred_at.push(record.occurred_at);
+            channel.push(record.channel.as_str());
+            event_type.push(record.event_type.as_str());
+            content.push(record.content.as_deref());
+            metadata.push(serde_json::Value::Object(record.metadata.clone()));
+            line.push(index as i64 + 1);
+        }
+        sqlx::query(
+            "with new as (
+                 insert into interactions
+                     (org_id, id, customer_id, external_id, occurred_at, channel, event_type, content, metadata,
+                      batch_id, source_line)
+                 select $1, u.id, u.customer_id, u.external_id, u.occurred_at, u.channel, u.event_type, u.content,
+                        u.metadata, $10, u.line
+                 from unnest($2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+                             $8::text[], $9::jsonb[], $11::bigint[])
+                     as u(id, customer_id, external_id, occurred_at, channel, event_type, content, metadata, line)
+                 returning id, customer_id, occurred_at, content
+             ),
+             queued as (
+                 insert into scoring_queue (org_id, subject, subject_id, subject_at)
+                 select $1, 'interaction', id, occurred_at from new where content is not null
+             )
+             update customers c set
+                 interaction_count = c.interaction_count + n.count,
+                 first_seen_at = least(c.first_seen_at, n.first_at),
+                 last_seen_at = greatest(c.last_seen_at, n.last_at),
+                 updated_at = now()
+             from (select customer_id, count(*) as count, min(occurred_at) as first_at, max(occurred_at) as last_at
+                   from new group by customer_id) n
+             where c.org_id = $1 and c.id = n.customer_id",
+        )
+        .bind(org_id)
+        .bind(&id)
+        .bind(&customer)
+        .bind(&external_id)
+        .bind(&occurred_at)
+        .bind(&channel)
+        .bind(&event_type)
+        .bind(&content)
+        .bind(&metadata)
+        .bind(batch_id)
+        .bind(&line)
+        .execute(tenant.conn())
+        .await?;
+    }
+
+    if !recompute.is_empty() {
+        sqlx::query(
+            "update customers c set (first_seen_at, last_seen_at, interaction_count) = (
+                 select min(i.occurred_at), max(i.occurred_at), count(*)
+                 from interactions i where i.org_id = c.org_id and i.customer_id = c.id
+             ), updated_at = now()
+             where c.org_id = $1 and c.id = any($2)",
+        )
+        .bind(org_id)
+        .bind(&recompute)
+        .execute(tenant.conn())
+        .await?;
+    }
+
+    Ok(records
+        .iter()
+        .map(|record| {
+            let (id, outcome) = outcome_of[record.external_id.as_str()];
+            let chosen_here = latest[record.external_id.as_str()];
+            Written {
+                id,
+                customer_id: customer_of[record.customer_external_id.as_str()],
+                // A superseded duplicate within the batch changed nothing by itself.
+                outcome: if std::ptr::eq(record, &records[chosen_here]) {
+                    outcome
+                } else {
+                    Outcome::Unchanged
+                },
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,308 @@
+//! Sending interactions in (SPEC ING-1, ING-4..6, ING-8, ING-9): single records, atomic and
+//! partial batches, idempotency, customer aggregates, scoring queue, permissions.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{json, Value};
+use server::tenant::{OrgId, TenantTx};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{register, TestApp};
+
+async fn send(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn interaction(external_id: &str, customer: &str, at: &str) -> Value {
+    json!({ "external_id": external_id, "customer_external_id": customer, "occurred_at": at,
+            "channel": "chat", "event_type": "message", "content": format!("hello from {external_id}") })
+}
+
+async fn count(db: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn one_interaction_creates_its_customer_and_the_same_record_again_creates_nothing(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let record = interaction("i-1", "cust-9", "2026-10-01T09:00:00Z");
+
+    let (first_status, first) = send(&app, token, "/api/v1/interactions", record.clone()).await;
+    let (again_status, again) = send(&app, token, "/api/v1/interactions", record).await;
+    let (customer, count_, first_seen): (String, i64, DateTime<Utc>) =
+        sqlx::query_as("select external_id, interaction_count, first_seen_at from customers")
+            .fetch_one(&app.admin_db)
+            .await
+            .unwrap();
+
+    assert_eq!((first_status, again_status), (201, 200));
+    assert_eq!(first["id"], again["id"], "the response names the existing id");
+    assert_eq!(first["customer_id"], again["customer_id"]);
+    assert_eq!((customer.as_str(), count_), ("cust-9", 1));
+    assert_eq!(first_seen, Utc.with_ymd_and_hms(2026, 10, 1, 9, 0, 0).unwrap());
+    assert_eq!(count(&app.admin_db, "select count(*) from interactions").await, 1);
+    assert_eq!(
+        count(&app.admin_db, "select count(*) from scoring_queue").await,
+        1,
+        "queued once"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_atomic_batch_with_one_bad_record_writes_nothing_and_names_every_error(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let mut bad = interaction("i-2", "c", "2026-10-01T09:00:00Z");
+    bad["channel"] = json!("fax");
+    bad["occurred_at"] = json!("2999-01-01T00:00:00Z");
+    let records = json!([
+        interaction("i-1", "c", "2026-10-01T09:00:00Z"),
+        bad,
+        interaction("i-3", "c", "2026-10-02T09:00:00Z")
+    ]);
+
+    let (status, body) = send(
+        &app,
+        token,
+        "/api/v1/interactions/batch",
+        json!({ "records": records }),
+    )
+    .await;
+
+    assert_eq!(status, 422);
+    let fields = body["error"]["details"]["fields"].as_array().unwrap();
+    let named: Vec<(u64, &str, &str)> = fields
+        .iter()
+        .map(|f| {
+            (
+                f["index"].as_u64().unwrap(),
+                f["field"].as_str().unwrap(),
+                f["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        vec![(1, "occurred_at", "in_future"), (1, "channel", "unknown_channel")]
+    );
+    for table in [
+        "interactions",
+        "customers",
+        "import_batches",
+        "scoring_queue",
+        "interaction_keys",
+    ] {
+        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
+            .fetch_one(&app.admin_db)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "{table}: nothing is half-written");
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_partial_batch_keeps_the_valid_records_and_reports_the_rest(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let mut bad = interaction("i-2", "c", "2026-10-01T09:00:00Z");
+    bad.as_object_mut().unwrap().remove("content");
+    let records = json!([
+        interaction("i-1", "c", "2026-10-01T09:00:00Z"),
+        bad,
+        interaction("i-3", "d", "2026-09-02T09:00:00Z")
+    ]);
+
+    let (status, body) = send(
+        &app,
+        token,
+        "/api/v1/interactions/batch",
+        json!({ "records": records, "mode": "partial" }),
+    )
+    .await;
+    let (total, accepted, rejected): (i64, i64, i64) =
+        sqlx::query_as("select rows_total, rows_accepted, rows_rejected from import_batches")
+            .fetch_one(&app.admin_db)
+            .await
+            .unwrap();
+    let lineage: Vec<(String, i64)> = sqlx::query_as(
+        "select i.external_id, i.source_line from interactions i join import_batches b on b.id = i.batch_id
+         order by 1",
+    )
+    .fetch_all(&app.admin_db)
+    .await
+    .unwrap();
+
+    assert_eq!(status, 200);
+    assert_eq!(body["accepted"], 2);
+    assert_eq!(
+        body["rejected"],
+        json!([{ "index": 1, "field": "content", "code": "required",
+        "message": "required for email, chat and phone interactions" }])
+    );
+    assert_eq!((total, accepted, rejected), (3, 2, 1));
+    assert_eq!(count(&app.admin_db, "select count(*) from customers").await, 2);
+    assert_eq!(lineage.len(), 2, "every row knows its batch and line");
+}
+
+#[sqlx::test(migrations = false)]
+async fn only_callers_allowed_to_ingest_may_send_data(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let mut keys = HashMap::new();
+    for scope in ["read", "ingest"] {
+        let (_, key) = send(
+            &app,
+            token,
+            "/api/v1/api-keys",
+            json!({ "name": scope, "scopes": [scope] }),
+        )
+        .await;
+        keys.insert(scope, key["key"].as_str().unwrap().to_owned());
+    }
+    let record = interaction("i-1", "c", "2026-10-01T09:00:00Z");
+
+    let (read_status, _) = send(&app, &keys["read"], "/api/v1/interactions", record.clone()).await;
+    let (ingest_status, _) = send(&app, &keys["ingest"], "/api/v1/interactions", record.clone()).await;
+    let anonymous = app.post("/api/v1/interactions", record).await.status();
+    let too_many = json!({ "records": vec![interaction("x", "c", "2026-10-01T09:00:00Z"); 1001] });
+    let (too_many_status, too_many_body) = send(&app, token, "/api/v1/interactions/batch", too_many).await;
+
+    assert_eq!((read_status, ingest_status, anonymous.as_u16()), (403, 201, 401));
+    assert_eq!(too_many_status, 422);
+    assert_eq!(too_many_body["error"]["details"]["fields"][0]["field"], "records");
+}
+
+/// One generated interaction: which id, customer and time (hours after a base), sent when.
+#[derive(Clone, Debug)]
+struct Sent {
+    external: u8,
+    customer: u8,
+    hour: u16,
+}
+
+fn sends() -> impl Strategy<Value = Vec<Vec<Sent>>> {
+    let sent = (0u8..12, 0u8..4, 0u16..2000).prop_map(|(external, customer, hour)| Sent {
+        external,
+        customer,
+        hour,
+    });
+    proptest::collection::vec(proptest::collection::vec(sent, 1..15), 1..6)
+}
+
+fn base() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
+/// 64 generated sequences of batches (ids repeating within and across batches, with earlier
+/// and later times) leave exactly one row per external id — its latest version — and
+/// customer aggregates equal to a recomputation from the rows.
+#[sqlx::test(migrations = false)]
+async fn any_sequence_of_batches_keeps_the_latest_version_and_exact_aggregates(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        ..Config::default()
+    });
+    let strategy = sends();
+    for case in 0..64 {
+        let batches = strategy.new_tree(&mut runner).unwrap().current();
+        let org: Uuid =
+            sqlx::query_scalar("insert into organizations (slug, name) values ($1, 'x') returning id")
+                .bind(format!("case-{case}"))
+                .fetch_one(&app.admin_db)
+                .await
+                .unwrap();
+        let mut expected: HashMap<u8, (u8, u16)> = HashMap::new();
+        for batch in &batches {
+            let records: Vec<domain::records::Interaction> = batch
+                .iter()
+                .map(|s| {
+                    let record = json!({ "external_id": format!("i{}", s.external), "customer_external_id": format!("c{}", s.customer),
+                        "occurred_at": (base() + Duration::hours(i64::from(s.hour))).to_rfc3339(), "channel": "web", "event_type": "view" });
+                    domain::records::Interaction::parse(&record, Utc::now()).unwrap()
+                })
+                .collect();
+            app::backend::ingest::interactions::prepare_months(
+                &app.app_db,
+                records.iter().map(|r| r.occurred_at),
+            )
+            .await
+            .unwrap();
+            let mut tenant = TenantTx::begin(&app.app_db, OrgId(org)).await.unwrap();
+            app::backend::ingest::interactions::write(&mut tenant, &records, None)
+                .await
+                .unwrap();
+            tenant.commit().await.unwrap();
+            for s in batch {
+                let entry = expected.entry(s.external).or_insert((s.customer, s.hour));
+                if s.hour > entry.1 {
+                    *entry = (s.customer, s.hour);
+                }
+            }
+        }
+
+        let rows: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
+            "select external_id, occurred_at from interactions where org_id = $1 order by external_id",
+        )
+        .bind(org)
+        .fetch_all(&app.admin_db)
+        .await
+        .unwrap();
+        let mut wanted: Vec<(String, DateTime<Utc>)> = expected
+            .iter()
+            .map(|(id, (_, hour))| (format!("i{id}"), base() + Duration::hours(i64::from(*hour))))
+            .collect();
+        wanted.sort();
+        assert_eq!(rows, wanted, "case {case}: one row per id, the latest version");
+        let drift: i64 = sqlx::query_scalar(
+            "select count(*) from customers c
+             left join lateral (select count(*) as n, min(occurred_at) as first_at, max(occurred_at) as last_at
+                                from interactions i where i.org_id = c.org_id and i.customer_id = c.id) r on true
+             where c.org_id = $1 and (c.interaction_count <> r.n
+                   or c.first_seen_at is distinct from r.first_at or c.last_seen_at is distinct from r.last_at)",
+        )
+        .bind(org)
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+        assert_eq!(drift, 0, "case {case}: aggregates equal a recomputation");
+        let keys: i64 = sqlx::query_scalar("select count(*) from interaction_keys where org_id = $1")
+            .bind(org)
+            .fetch_one(&app.admin_db)
+            .await
+            .unwrap();
+        assert_eq!(keys as usize, expected.len(), "case {case}: one key per id");
+    }
+}

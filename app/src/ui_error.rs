@@ -94,7 +94,9 @@ impl From<crate::backend::error::ApiError> for UiError {
         use crate::backend::error::ApiError;
         let request_id = crate::backend::error::current_request_id();
         match error {
-            ApiError::BadRequest(message) => UiError::Invalid(vec![FieldProblem {
+            ApiError::BadRequest(message)
+            | ApiError::PayloadTooLarge(message)
+            | ApiError::UnsupportedMediaType(message) => UiError::Invalid(vec![FieldProblem {
                 field: String::new(),
                 message,
             }]),

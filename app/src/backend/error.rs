@@ -57,9 +57,15 @@ impl FieldError {
 /// Every error a client can receive. Each variant says which status it answers.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// 400: the request could not be read at all (malformed JSON, wrong content type).
+    /// 400: the request could not be read at all (malformed JSON).
     #[error("{0}")]
     BadRequest(String),
+    /// 413: the body is larger than this endpoint takes.
+    #[error("the request body is too large: {0}")]
+    PayloadTooLarge(String),
+    /// 415: the body is not in a format this endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 401: no valid credentials.
     #[error("authentication required")]
     Unauthorized,
@@ -95,6 +101,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -110,6 +118,8 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
@@ -129,7 +139,13 @@ impl ApiError {
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
-        ApiError::BadRequest(rejection.body_text())
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(rejection.body_text()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(
+                "send JSON with the header Content-Type: application/json".into(),
+            ),
+            _ => ApiError::BadRequest(rejection.body_text()),
+        }
     }
 }
 
@@ -272,6 +288,8 @@ mod tests {
     async fn every_variant_has_its_own_status_and_code() {
         let all = [
             ApiError::BadRequest("x".into()),
+            ApiError::PayloadTooLarge("x".into()),
+            ApiError::UnsupportedMediaType("x".into()),
             ApiError::Unauthorized,
             ApiError::Forbidden,
             ApiError::NotFound,

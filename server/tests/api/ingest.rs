@@ -306,3 +306,50 @@ async fn any_sequence_of_batches_keeps_the_latest_version_and_exact_aggregates(
         assert_eq!(keys as usize, expected.len(), "case {case}: one key per id");
     }
 }
+
+#[sqlx::test(migrations = false)]
+async fn unreadable_bodies_get_400_415_or_413_and_write_nothing(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let post = |body: Vec<u8>, content_type: &'static str| {
+        app.client
+            .post(format!("{}/api/v1/interactions/batch", app.address))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+
+    let malformed = post(b"{\"records\": [".to_vec(), "application/json")
+        .await
+        .unwrap();
+    let wrong_type = post(b"external_id,channel\n1,web".to_vec(), "text/csv")
+        .await
+        .unwrap();
+    let huge = post(vec![b' '; 40 * 1024 * 1024], "application/json")
+        .await
+        .unwrap();
+    let codes: Vec<(u16, String)> = {
+        let mut out = Vec::new();
+        for response in [malformed, wrong_type, huge] {
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            out.push((status, body["error"]["code"].as_str().unwrap().to_owned()));
+        }
+        out
+    };
+
+    assert_eq!(
+        codes,
+        vec![
+            (400, "bad_request".to_owned()),
+            (415, "unsupported_media_type".to_owned()),
+            (413, "payload_too_large".to_owned())
+        ]
+    );
+    assert_eq!(
+        count(&app.admin_db, "select count(*) from import_batches").await,
+        0
+    );
+}

@@ -127,6 +127,15 @@ async fn prepare_schema(conn: &mut PgConnection, database: &str) -> Result<(), D
     .execute(&mut *conn)
     .await
     .map_err(DatabaseError::Bootstrap)?;
+
+    // This month's and next month's interactions have their partitions before any request
+    // arrives, so everyday writes never wait for DDL (older months are made on demand).
+    sqlx::raw_sql(
+        "select ensure_interactions_partition(now()), ensure_interactions_partition(now() + interval '1 month')",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(DatabaseError::Bootstrap)?;
     Ok(())
 }
 

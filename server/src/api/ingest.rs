@@ -1,7 +1,7 @@
 //! Sending data in (SPEC ING-4..6): one interaction, or batches of up to 1,000. The parsing
 //! and the write path live in `app::backend::ingest`, shared with imports and the pages.
 
-use app::backend::ingest::batch::{self, BatchResult, Mode};
+use app::backend::ingest::batch::{self, BatchResult, Kind, Mode};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -47,9 +47,9 @@ pub struct Batch {
     mode: Mode,
 }
 
-/// `POST /api/v1/interactions/batch`: atomic → 201 `{accepted}` or 422 with every error;
+/// `POST /api/v1/{entity}/batch`: atomic → 201 `{accepted}` or 422 with every error;
 /// partial → 200 `{accepted, rejected}`.
-pub async fn interactions_batch(
+pub async fn batch_of<K: Kind>(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(input): ApiJson<Batch>,
@@ -58,7 +58,7 @@ pub async fn interactions_batch(
         accepted,
         rejected,
         batch_id,
-    } = batch::ingest_interactions(&state, caller, &input.records, input.mode).await?;
+    } = batch::ingest::<K>(&state, caller, &input.records, input.mode).await?;
     Ok(match input.mode {
         Mode::Atomic => (
             StatusCode::CREATED,

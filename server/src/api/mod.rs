@@ -13,6 +13,8 @@ use axum::routing::{get, patch, post};
 use axum::Router;
 use serde::Serialize;
 
+use domain::records::{Interaction, Order, Product};
+
 use crate::startup::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -29,16 +31,20 @@ pub fn router() -> Router<AppState> {
         .route("/invitations", post(invitations::create))
         .route("/invitations/accept", post(invitations::accept))
         .route("/interactions", post(ingest::create_interaction))
-        .route(
-            "/interactions/batch",
-            // 1,000 records of up to 20,000 characters of text each.
-            post(ingest::interactions_batch).layer(axum::extract::DefaultBodyLimit::max(32 * 1024 * 1024)),
-        )
+        .route("/interactions/batch", batch::<Interaction>())
+        .route("/orders/batch", batch::<Order>())
+        .route("/products/batch", batch::<Product>())
         .route("/members", get(members::list))
         .route(
             "/members/{user_id}",
             patch(members::change_role).delete(members::remove),
         )
+}
+
+/// A batch route for records of kind `K`: 1,000 records of up to 20,000 characters of text
+/// each fit in the body limit.
+fn batch<K: app::backend::ingest::batch::Kind + 'static>() -> axum::routing::MethodRouter<AppState> {
+    post(ingest::batch_of::<K>).layer(axum::extract::DefaultBodyLimit::max(32 * 1024 * 1024))
 }
 
 /// A list answer (SPEC OPS-4a). Lists that fit one page say so with `next_cursor: null`.

@@ -353,3 +353,90 @@ async fn unreadable_bodies_get_400_415_or_413_and_write_nothing(_: PgPoolOptions
         0
     );
 }
+
+fn order(external_id: &str, customer: &str, at: &str, status: &str, lines: Value) -> Value {
+    json!({ "external_id": external_id, "customer_external_id": customer, "ordered_at": at, "status": status,
+            "currency": "EUR", "total": "59.80", "country": "DE", "channel": "web", "lines": lines })
+}
+
+#[sqlx::test(migrations = false)]
+async fn orders_make_customers_and_products_and_a_refund_takes_the_revenue_back(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let lines = json!([{ "sku": "mug-01", "quantity": 2, "unit_price": "19.90" }, { "sku": "TEA 7", "quantity": 1, "unit_price": 20 }]);
+    let batch = json!({ "records": [
+        order("o-1", "c-1", "2026-10-01T09:00:00Z", "paid", lines.clone()),
+        order("o-2", "c-1", "2026-10-05T09:00:00Z", "paid", json!([{ "sku": "MUG_01", "quantity": 3, "unit_price": "19.93" }])),
+    ]});
+
+    let (status, _) = send(&app, token, "/api/v1/orders/batch", batch.clone()).await;
+    let (again, _) = send(&app, token, "/api/v1/orders/batch", batch).await;
+    let before: (i64, rust_decimal::Decimal) = sqlx::query_as("select order_count, revenue from customers")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+    let products: Vec<String> = sqlx::query_scalar("select normalized_sku from products order by 1")
+        .fetch_all(&app.admin_db)
+        .await
+        .unwrap();
+    let refund = json!({ "records": [order("o-2", "c-1", "2026-10-05T09:00:00Z", "refunded", json!([]))] });
+    let (refunded, _) = send(&app, token, "/api/v1/orders/batch", refund).await;
+    let after: (i64, rust_decimal::Decimal) = sqlx::query_as("select order_count, revenue from customers")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+    let lines_left: i64 = count(&app.admin_db, "select count(*) from order_lines").await;
+
+    assert_eq!((status, again, refunded), (201, 201, 201));
+    assert_eq!(
+        before,
+        (2, rust_decimal::Decimal::new(11960, 2)),
+        "two orders, sent twice, count once"
+    );
+    assert_eq!(
+        products,
+        vec!["MUG01", "TEA7"],
+        "SKU spellings meet in one product"
+    );
+    assert_eq!(
+        after,
+        (1, rust_decimal::Decimal::new(5980, 2)),
+        "the refund leaves revenue"
+    );
+    assert_eq!(
+        lines_left, 2,
+        "the refunded version's lines replaced the old ones"
+    );
+    assert_eq!(count(&app.admin_db, "select count(*) from orders").await, 2);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_product_sent_again_under_another_spelling_updates_the_same_row(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+
+    let first =
+        json!({ "records": [{ "sku": "ab-123", "name": "Mug", "price": "12.90", "currency": "EUR" }] });
+    let second = json!({ "records": [{ "sku": "AB 123", "name": "Big mug", "price": 14, "currency": "EUR", "category": "Kitchen" }] });
+    let (a, _) = send(&app, token, "/api/v1/products/batch", first).await;
+    let (b, _) = send(&app, token, "/api/v1/products/batch", second).await;
+    let rows: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("select normalized_sku, name, category from products")
+            .fetch_all(&app.admin_db)
+            .await
+            .unwrap();
+
+    assert_eq!((a, b), (201, 201));
+    assert_eq!(
+        rows,
+        vec![("AB123".into(), "Big mug".into(), Some("Kitchen".into()))]
+    );
+}

@@ -2,8 +2,8 @@
 //! nothing (`atomic`, the default) or write the valid ones and report the rest (`partial`).
 //! One transaction per batch, recorded in `import_batches` for lineage.
 
-use chrono::Utc;
-use domain::records::Interaction;
+use chrono::{DateTime, Utc};
+use domain::records::{FieldIssue, Interaction, Order, Product};
 use domain::Permission;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -12,7 +12,10 @@ use uuid::Uuid;
 use super::super::caller::Caller;
 use super::super::error::{ApiError, FieldError};
 use super::super::state::AppState;
+use super::super::tenant::TenantTx;
 use super::interactions::{self, Outcome, Written};
+use super::{catalog, orders};
+use sqlx::PgPool;
 
 /// Records one batch may hold.
 pub const MAX_RECORDS: usize = 1_000;
@@ -36,16 +39,81 @@ pub struct BatchResult {
     pub batch_id: Uuid,
 }
 
-/// Parses and writes a batch of interactions for the caller (who needs `ingest`).
-pub async fn ingest_interactions(
+/// A kind of record a batch can carry: how it parses and how it is written.
+pub trait Kind: Sized + Send + Sync {
+    /// Its name in `import_batches.entity`.
+    const ENTITY: &'static str;
+
+    fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>>;
+
+    /// Work outside the tenant's transaction, before it writes anything (making partitions:
+    /// their DDL must not wait on locks this request's own transaction holds).
+    fn prepare(
+        db: &PgPool,
+        records: &[Self],
+    ) -> impl std::future::Future<Output = Result<(), ApiError>> + Send {
+        let _ = (db, records);
+        async { Ok(()) }
+    }
+
+    /// Writes parsed records in the tenant's transaction.
+    fn write(
+        tenant: &mut TenantTx,
+        records: &[Self],
+        batch_id: Option<Uuid>,
+    ) -> impl std::future::Future<Output = Result<(), ApiError>> + Send;
+}
+
+impl Kind for Interaction {
+    const ENTITY: &'static str = "interactions";
+
+    fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
+        Interaction::parse(record, now)
+    }
+
+    async fn prepare(db: &PgPool, records: &[Self]) -> Result<(), ApiError> {
+        let times: Vec<DateTime<Utc>> = records.iter().map(|r| r.occurred_at).collect();
+        interactions::prepare_months(db, times).await
+    }
+
+    async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
+        interactions::write(tenant, records, batch_id).await.map(drop)
+    }
+}
+
+impl Kind for Order {
+    const ENTITY: &'static str = "orders";
+
+    fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
+        Order::parse(record, now)
+    }
+
+    async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
+        orders::write(tenant, records, batch_id).await
+    }
+}
+
+impl Kind for Product {
+    const ENTITY: &'static str = "products";
+
+    fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
+        Product::parse(record, now)
+    }
+
+    async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
+        catalog::write_products(tenant, records, batch_id).await
+    }
+}
+
+/// Parses and writes a batch of `K` records for the caller (who needs `ingest`).
+pub async fn ingest<K: Kind>(
     state: &AppState,
     mut caller: Caller,
     records: &[Value],
     mode: Mode,
 ) -> Result<BatchResult, ApiError> {
-    caller
-        .require(Permission::Ingest, "interactions.ingested")
-        .await?;
+    let action = format!("{}.ingested", K::ENTITY);
+    caller.require(Permission::Ingest, &action).await?;
     if records.len() > MAX_RECORDS {
         return Err(ApiError::Validation(vec![FieldError::new(
             "records",
@@ -59,7 +127,7 @@ pub async fn ingest_interactions(
     let mut valid = Vec::with_capacity(records.len());
     let mut rejected = Vec::new();
     for (index, record) in records.iter().enumerate() {
-        match Interaction::parse(record, now) {
+        match K::parse(record, now) {
             Ok(parsed) => valid.push(parsed),
             Err(issues) => rejected.extend(issues.into_iter().map(|i| FieldError::of_record(Some(index), i))),
         }
@@ -73,16 +141,17 @@ pub async fn ingest_interactions(
         .collect::<std::collections::BTreeSet<_>>()
         .len();
 
-    interactions::prepare_months(&state.db, valid.iter().map(|r| r.occurred_at)).await?;
+    K::prepare(&state.db, &valid).await?;
     let org_id = caller.tenant.org_id();
     let batch_id: Uuid = sqlx::query_scalar(
         "insert into import_batches
              (org_id, source, entity, status, rows_total, rows_done, rows_accepted, rows_rejected,
               created_by, created_by_api_key, finished_at)
-         values ($1, 'rest', 'interactions', 'succeeded', $2, $2, $3, $4, $5, $6, now())
+         values ($1, 'rest', $2, 'succeeded', $3, $3, $4, $5, $6, $7, now())
          returning id",
     )
     .bind(org_id)
+    .bind(K::ENTITY)
     .bind(records.len() as i64)
     .bind(valid.len() as i64)
     .bind(rejected_records as i64)
@@ -90,7 +159,7 @@ pub async fn ingest_interactions(
     .bind(caller.api_key_id())
     .fetch_one(caller.tenant.conn())
     .await?;
-    interactions::write(&mut caller.tenant, &valid, Some(batch_id)).await?;
+    K::write(&mut caller.tenant, &valid, Some(batch_id)).await?;
     caller.tenant.commit().await?;
     Ok(BatchResult {
         accepted: valid.len(),

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::super::error::ApiError;
 use super::super::tenant::TenantTx;
+use super::customers;
 
 /// What happened to one record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,31 +82,9 @@ pub async fn write(
     let mut chosen: Vec<usize> = latest.values().copied().collect();
     chosen.sort_unstable();
 
-    // Customers on first sight.
-    let customer_ids: Vec<&str> = {
-        // Every customer a record names, superseded duplicates included: each was seen.
-        let set: BTreeSet<&str> = records.iter().map(|r| r.customer_external_id.as_str()).collect();
-        set.into_iter().collect()
-    };
-    let customers: Vec<(String, Uuid)> = sqlx::query_as(
-        "with wanted as (select unnest($2::text[]) as external_id),
-         made as (
-             insert into customers (org_id, external_id, batch_id)
-             select $1, external_id, $3 from wanted
-             on conflict (org_id, external_id) do nothing
-             returning external_id, id
-         )
-         select external_id, id from made
-         union all
-         select c.external_id, c.id from customers c join wanted w on w.external_id = c.external_id
-         where c.org_id = $1",
-    )
-    .bind(org_id)
-    .bind(&customer_ids)
-    .bind(batch_id)
-    .fetch_all(tenant.conn())
-    .await?;
-    let customer_of: HashMap<String, Uuid> = customers.into_iter().collect();
+    // Customers on first sight: every one a record names, superseded duplicates included.
+    let names: Vec<&str> = records.iter().map(|r| r.customer_external_id.as_str()).collect();
+    let customer_of = customers::ensure(tenant, names, batch_id).await?;
 
     // Claim each external id; existing claims come back with what they hold.
     let ids: Vec<Uuid> = chosen.iter().map(|_| Uuid::new_v4()).collect();
@@ -265,19 +244,7 @@ pub async fn write(
         .await?;
     }
 
-    if !recompute.is_empty() {
-        sqlx::query(
-            "update customers c set (first_seen_at, last_seen_at, interaction_count) = (
-                 select min(i.occurred_at), max(i.occurred_at), count(*)
-                 from interactions i where i.org_id = c.org_id and i.customer_id = c.id
-             ), updated_at = now()
-             where c.org_id = $1 and c.id = any($2)",
-        )
-        .bind(org_id)
-        .bind(&recompute)
-        .execute(tenant.conn())
-        .await?;
-    }
+    customers::recompute(tenant, &recompute).await?;
 
     Ok(records
         .iter()

@@ -2,4 +2,7 @@
 //! batches, CSV imports, webhooks and the demo generator.
 
 pub mod batch;
+pub mod catalog;
+pub mod customers;
 pub mod interactions;
+pub mod orders;

@@ -13,6 +13,16 @@ pub use fields::{Country, Currency, FieldIssue, IssueCode, Reader, CLOCK_SKEW, M
 
 use crate::Email;
 
+/// The canonical form of a SKU, so `ab-123`, `AB 123` and `AB_123` from different
+/// marketplaces and spreadsheets name one product (SPEC ING-7): upper case, without
+/// spaces, dashes, underscores, dots and slashes.
+pub fn normalize_sku(sku: &str) -> String {
+    sku.chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '_' | '.' | '/'))
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
 /// Where an interaction happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -230,3 +230,16 @@ fn blank_csv_cells_count_as_absent() {
         (None, None, OrderStatus::Paid)
     );
 }
+
+proptest! {
+    #[test]
+    fn sku_spellings_normalize_to_one_form(core in "[A-Za-z0-9]{1,12}", seps in proptest::collection::vec(prop::sample::select(vec!["-", "_", " ", ".", "/", ""]), 0..4)) {
+        let mut spelled = String::new();
+        for (i, c) in core.chars().enumerate() {
+            spelled.push(c);
+            if let Some(sep) = seps.get(i) { spelled.push_str(sep); }
+        }
+        prop_assert_eq!(normalize_sku(&spelled.to_lowercase()), core.to_uppercase());
+        prop_assert_eq!(normalize_sku(&normalize_sku(&spelled)), normalize_sku(&spelled));
+    }
+}

@@ -13,7 +13,7 @@ use axum::routing::{get, patch, post};
 use axum::Router;
 use serde::Serialize;
 
-use domain::records::{Interaction, Order, Product};
+use domain::records::{CompetitorPrice, Interaction, InventoryLevel, Order, Product, Review};
 
 use crate::startup::AppState;
 
@@ -34,6 +34,9 @@ pub fn router() -> Router<AppState> {
         .route("/interactions/batch", batch::<Interaction>())
         .route("/orders/batch", batch::<Order>())
         .route("/products/batch", batch::<Product>())
+        .route("/reviews/batch", batch::<Review>())
+        .route("/competitor-prices/batch", batch::<CompetitorPrice>())
+        .route("/inventory/batch", batch::<InventoryLevel>())
         .route("/members", get(members::list))
         .route(
             "/members/{user_id}",

@@ -440,3 +440,83 @@ async fn a_product_sent_again_under_another_spelling_updates_the_same_row(
         vec![("AB123".into(), "Big mug".into(), Some("Kitchen".into()))]
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn reviews_prices_and_stock_levels_are_stored_once_with_spam_flagged(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let reviews = json!({ "records": [
+        { "external_id": "r1", "sku": "mug-01", "customer_external_id": "c1", "rating": 5,
+          "content": "Lovely mug, keeps the tea warm.", "reviewed_at": "2026-10-01T09:00:00Z" },
+        { "external_id": "r2", "sku": "MUG01", "rating": 1, "content": "Visit www.cheap-mugs.test now",
+          "reviewed_at": "2026-10-02T09:00:00Z", "marketplace": "amazon" },
+    ]});
+    let prices = json!({ "records": [
+        { "sku": "mug-01", "competitor": "Rival", "price": "17.50", "currency": "EUR", "observed_at": "2026-10-01T00:00:00Z", "promotion": "-10%" },
+        { "competitor_sku": "B07X", "competitor": "Amazon", "price": 18, "currency": "EUR", "observed_at": "2026-10-01T00:00:00Z" },
+    ]});
+    let stock = json!({ "records": [
+        { "sku": "mug-01", "on_hand": 12, "observed_at": "2026-10-01T00:00:00Z" },
+        { "sku": "mug-01", "on_hand": 9, "observed_at": "2026-10-01T00:00:00Z" },
+    ]});
+
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        statuses.push(
+            send(&app, token, "/api/v1/reviews/batch", reviews.clone())
+                .await
+                .0,
+        );
+        statuses.push(
+            send(&app, token, "/api/v1/competitor-prices/batch", prices.clone())
+                .await
+                .0,
+        );
+        statuses.push(
+            send(&app, token, "/api/v1/inventory/batch", stock.clone())
+                .await
+                .0,
+        );
+    }
+    let spam: Vec<(String, Option<String>)> =
+        sqlx::query_as("select external_id, spam_reason from reviews order by 1")
+            .fetch_all(&app.admin_db)
+            .await
+            .unwrap();
+    let on_hand: i32 = sqlx::query_scalar("select on_hand from inventory_levels")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+    let linked: i64 = count(
+        &app.admin_db,
+        "select count(*) from reviews where product_id is not null",
+    )
+    .await;
+
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    assert_eq!(
+        spam,
+        vec![("r1".into(), None), ("r2".into(), Some("contains a link".into()))]
+    );
+    assert_eq!(
+        count(&app.admin_db, "select count(*) from competitor_prices").await,
+        2,
+        "sent twice, stored once"
+    );
+    assert_eq!(on_hand, 9, "the last level for one moment wins");
+    assert_eq!(
+        count(&app.admin_db, "select count(*) from products").await,
+        1,
+        "one product for both spellings"
+    );
+    assert_eq!(linked, 2);
+    assert_eq!(
+        count(&app.admin_db, "select count(*) from scoring_queue").await,
+        2,
+        "each text queued once"
+    );
+}

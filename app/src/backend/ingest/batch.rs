@@ -3,7 +3,7 @@
 //! One transaction per batch, recorded in `import_batches` for lineage.
 
 use chrono::{DateTime, Utc};
-use domain::records::{FieldIssue, Interaction, Order, Product};
+use domain::records::{CompetitorPrice, FieldIssue, Interaction, InventoryLevel, Order, Product, Review};
 use domain::Permission;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,7 +14,7 @@ use super::super::error::{ApiError, FieldError};
 use super::super::state::AppState;
 use super::super::tenant::TenantTx;
 use super::interactions::{self, Outcome, Written};
-use super::{catalog, orders};
+use super::{catalog, feedback, orders};
 use sqlx::PgPool;
 
 /// Records one batch may hold.
@@ -102,6 +102,42 @@ impl Kind for Product {
 
     async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
         catalog::write_products(tenant, records, batch_id).await
+    }
+}
+
+impl Kind for Review {
+    const ENTITY: &'static str = "reviews";
+
+    fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
+        Review::parse(record, now)
+    }
+
+    async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
+        feedback::write_reviews(tenant, records, batch_id).await
+    }
+}
+
+impl Kind for CompetitorPrice {
+    const ENTITY: &'static str = "competitor_prices";
+
+    fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
+        CompetitorPrice::parse(record, now)
+    }
+
+    async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
+        feedback::write_competitor_prices(tenant, records, batch_id).await
+    }
+}
+
+impl Kind for InventoryLevel {
+    const ENTITY: &'static str = "inventory";
+
+    fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
+        InventoryLevel::parse(record, now)
+    }
+
+    async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
+        feedback::write_inventory(tenant, records, batch_id).await
     }
 }
 

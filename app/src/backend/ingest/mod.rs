@@ -4,5 +4,6 @@
 pub mod batch;
 pub mod catalog;
 pub mod customers;
+pub mod feedback;
 pub mod interactions;
 pub mod orders;

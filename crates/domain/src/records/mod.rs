@@ -445,6 +445,38 @@ impl Review {
     }
 }
 
+impl Review {
+    /// Why this review looks like spam, if it does (SPEC ING-7): such reviews are kept and
+    /// flagged for a person to look at, never dropped.
+    pub fn spam_reason(&self) -> Option<&'static str> {
+        let text = self.content.as_str();
+        let lower = text.to_lowercase();
+        if lower.contains("http://") || lower.contains("https://") || lower.contains("www.") {
+            return Some("contains a link");
+        }
+        let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
+        if letters.len() >= 20 && letters.iter().all(|c| c.is_uppercase()) {
+            return Some("written in capitals");
+        }
+        // The same character five or more times in a row ("!!!!!", "sooooo").
+        let mut run = 1;
+        let mut previous = None;
+        for c in text.chars() {
+            run = if Some(c) == previous { run + 1 } else { 1 };
+            previous = Some(c);
+            if run >= 5 && !c.is_whitespace() {
+                return Some("repeated characters");
+            }
+        }
+        let words: Vec<&str> = lower.split_whitespace().collect();
+        let distinct: std::collections::BTreeSet<&str> = words.iter().copied().collect();
+        if words.len() >= 8 && distinct.len() * 3 < words.len() {
+            return Some("repeated words");
+        }
+        None
+    }
+}
+
 /// A competitor's price for one of our products (by our SKU) or for theirs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CompetitorPrice {

@@ -243,3 +243,26 @@ proptest! {
         prop_assert_eq!(normalize_sku(&normalize_sku(&spelled)), normalize_sku(&spelled));
     }
 }
+
+#[test]
+fn spam_reviews_are_flagged_with_a_reason_and_ordinary_ones_are_not() {
+    let review = |content: &str| Review {
+        external_id: "r".into(),
+        sku: "S".into(),
+        customer_external_id: None,
+        rating: 5,
+        content: content.into(),
+        reviewed_at: now(),
+        marketplace: None,
+    };
+    let cases = [
+        ("Great mug, keeps tea hot for an hour. Would buy again!", None),
+        ("Cheap watches at https://example.test", Some("contains a link")),
+        ("THIS IS THE BEST PRODUCT EVER MADE", Some("written in capitals")),
+        ("sooooooo good!!!!!", Some("repeated characters")),
+        ("buy buy buy buy buy buy buy buy buy", Some("repeated words")),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(review(text).spam_reason(), expected, "{text}");
+    }
+}

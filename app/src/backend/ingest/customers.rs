@@ -55,12 +55,28 @@ pub async fn ensure<'a>(
     Ok(ids)
 }
 
+/// Locks `customers`' rows in id order before their aggregates change, so two batches that
+/// share customers wait for each other instead of deadlocking.
+pub async fn lock(tenant: &mut TenantTx, customers: &[Uuid]) -> Result<(), ApiError> {
+    if customers.is_empty() {
+        return Ok(());
+    }
+    let org_id = tenant.org_id();
+    sqlx::query("select 1 from customers where org_id = $1 and id = any($2) order by id for no key update")
+        .bind(org_id)
+        .bind(customers)
+        .execute(tenant.conn())
+        .await?;
+    Ok(())
+}
+
 /// Recomputes every aggregate of `customers` from their interactions and orders. First and
 /// last seen span both; order count and revenue leave out refunded and cancelled orders.
 pub async fn recompute(tenant: &mut TenantTx, customers: &[Uuid]) -> Result<(), ApiError> {
     if customers.is_empty() {
         return Ok(());
     }
+    lock(tenant, customers).await?;
     let org_id = tenant.org_id();
     sqlx::query(
         "update customers c set

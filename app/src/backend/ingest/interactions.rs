@@ -183,6 +183,15 @@ pub async fn write(
     }
 
     if !to_insert.is_empty() {
+        // Every customer whose aggregates change here, locked at once in id order.
+        let mut touched: Vec<Uuid> = to_insert
+            .iter()
+            .map(|(i, _)| customer_of[records[*i].customer_external_id.as_str()])
+            .chain(recompute.iter().copied())
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        customers::lock(tenant, &touched).await?;
         let mut id = Vec::with_capacity(to_insert.len());
         let mut customer = Vec::with_capacity(to_insert.len());
         let mut external_id = Vec::with_capacity(to_insert.len());

@@ -1,0 +1,248 @@
+//! Ingest benchmark (issue: ingestion): loads the same N synthetic interactions two ways on
+//! one fresh database and prints rows/s for each — `COPY` into the interactions table (the
+//! baseline, as the database owner would) and the batch REST API over HTTP with several
+//! concurrent clients (what merchants use). Run it with `scripts/bench-ingest.sh`.
+//!
+//!   BENCH_ROWS=1000000 BENCH_CLIENTS=4 cargo run --release -p server --example bench_ingest
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+const WORDS: &[&str] = &[
+    "parcel", "late", "delivery", "great", "quality", "price", "refund", "support", "size", "colour",
+    "arrived", "broken", "love", "fast", "slow", "order", "again", "thanks", "help", "where", "is", "my",
+    "the", "very",
+];
+
+/// A small deterministic generator (xorshift), so every run loads the same rows.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+struct Row {
+    external_id: String,
+    customer: String,
+    occurred_at: DateTime<Utc>,
+    channel: &'static str,
+    content: Option<String>,
+}
+
+fn rows(n: usize, prefix: &str) -> Vec<Row> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let start = Utc.with_ymd_and_hms(2025, 12, 1, 0, 0, 0).unwrap();
+    let customers = (n / 20).max(1) as u64;
+    (0..n)
+        .map(|i| {
+            let channel = ["web", "mobile", "email", "chat", "phone"][rng.below(5) as usize];
+            let content = (channel != "web" && channel != "mobile").then(|| {
+                let words = 10 + rng.below(30);
+                (0..words)
+                    .map(|_| WORDS[rng.below(WORDS.len() as u64) as usize])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            });
+            Row {
+                external_id: format!("{prefix}-{i}"),
+                customer: format!("cust-{}", rng.below(customers)),
+                occurred_at: start + chrono::Duration::seconds(rng.below(330 * 24 * 3600) as i64),
+                channel,
+                content,
+            }
+        })
+        .collect()
+}
+
+fn record(row: &Row) -> Value {
+    let mut value = json!({
+        "external_id": row.external_id, "customer_external_id": row.customer,
+        "occurred_at": row.occurred_at.to_rfc3339(), "channel": row.channel, "event_type": "message",
+        "metadata": { "source": "bench" },
+    });
+    if let Some(content) = &row.content {
+        value["content"] = json!(content);
+    }
+    value
+}
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() {
+    let n = env("BENCH_ROWS", 200_000);
+    let clients = env("BENCH_CLIENTS", 4);
+    let base = std::env::var("BENCH_URL").expect("BENCH_URL: the server to load");
+    let admin_url =
+        std::env::var("BENCH_DATABASE_URL").expect("BENCH_DATABASE_URL: superuser URL of its database");
+    let http = reqwest::Client::new();
+
+    // An organization and an ingest key through the API, as a merchant would.
+    let session: Value = http
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({ "email": "bench@example.com", "password": "a long and unusual passphrase", "organization": "Bench" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key: Value = http
+        .post(format!("{base}/api/v1/api-keys"))
+        .bearer_auth(session["access_token"].as_str().unwrap())
+        .json(&json!({ "name": "bench", "scopes": ["ingest"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["key"].as_str().unwrap().to_owned();
+
+    // Baseline: COPY into a second organization, customers made first (untimed).
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+    let baseline_org: Uuid =
+        sqlx::query_scalar("insert into organizations (slug, name) values ('copy', 'Copy') returning id")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+    let copy_rows = rows(n, "copy");
+    sqlx::query(
+        "insert into customers (org_id, external_id) select $1, 'cust-' || g from generate_series(0, $2) g",
+    )
+    .bind(baseline_org)
+    .bind((n / 20).max(1) as i64)
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let customer_ids: std::collections::HashMap<String, Uuid> =
+        sqlx::query_as::<_, (String, Uuid)>("select external_id, id from customers where org_id = $1")
+            .bind(baseline_org)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+    for month in 0..12 {
+        sqlx::query("select ensure_interactions_partition($1)")
+            .bind(Utc.with_ymd_and_hms(2025, 12, 1, 0, 0, 0).unwrap() + chrono::Months::new(month))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+    let mut text = String::with_capacity(n * 200);
+    for row in &copy_rows {
+        use std::fmt::Write;
+        let content = row.content.as_deref().unwrap_or("\\N");
+        writeln!(
+            text,
+            "{baseline_org}\t{}\t{}\t{}\t{}\t{}\tmessage\t{content}\t{{\"source\": \"bench\"}}",
+            Uuid::new_v4(),
+            customer_ids[&row.customer],
+            row.external_id,
+            row.occurred_at.to_rfc3339(),
+            row.channel
+        )
+        .unwrap();
+    }
+    let started = Instant::now();
+    let mut copy = admin
+        .copy_in_raw(
+            "copy interactions (org_id, id, customer_id, external_id, occurred_at, channel, event_type, content, metadata) from stdin",
+        )
+        .await
+        .unwrap();
+    copy.send(text.into_bytes()).await.unwrap();
+    copy.finish().await.unwrap();
+    let copy_time = started.elapsed();
+
+    // Ours: the batch API, `clients` requests in flight, 1,000 records each.
+    let api_rows = rows(n, "api");
+    let bodies: Vec<String> = api_rows
+        .chunks(1_000)
+        .map(|chunk| json!({ "records": chunk.iter().map(record).collect::<Vec<_>>() }).to_string())
+        .collect();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(bodies));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..clients {
+        let (queue, http, key, base) = (queue.clone(), http.clone(), key.clone(), base.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let Some(body) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                let sent = Instant::now();
+                let response = http
+                    .post(format!("{base}/api/v1/interactions/batch"))
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies: Vec<Duration> = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await.unwrap());
+    }
+    let api_time = started.elapsed();
+    latencies.sort();
+    let stored: i64 = sqlx::query_scalar("select count(*) from interactions")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(stored as usize, 2 * n, "every row of both loads is stored");
+    let pool = PgPoolOptions::new().connect(&admin_url).await.unwrap();
+    let size: String = sqlx::query_scalar(
+        "select pg_size_pretty(sum(pg_total_relation_size(c.oid))) from pg_class c
+         where c.relname like 'interactions%' and c.relkind = 'r'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+
+    let copy_rate = n as f64 / copy_time.as_secs_f64();
+    let api_rate = n as f64 / api_time.as_secs_f64();
+    let p = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_millis();
+    println!();
+    println!(
+        "Ingest benchmark: {n} interactions each way, {} cores, {clients} API clients",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!();
+    println!("| load | rows/s | vs COPY |");
+    println!("|---|---|---|");
+    println!("| COPY into interactions (baseline, superuser, customers pre-made) | {copy_rate:.0} | 1.00 |");
+    println!(
+        "| batch REST API, 1,000 records/request (validation, customers on first sight, idempotency keys, aggregates, scoring queue, lineage) | {api_rate:.0} | {:.2} |",
+        api_rate / copy_rate
+    );
+    println!();
+    println!("Batch request latency: p50 {} ms, p95 {} ms, p99 {} ms. Interactions on disk (both loads, with indexes): {size}.", p(0.5), p(0.95), p(0.99));
+}

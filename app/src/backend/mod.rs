@@ -7,6 +7,8 @@ pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
 pub mod caller;
+pub mod cursor;
+pub mod customers;
 pub mod error;
 pub mod identity;
 pub mod ingest;

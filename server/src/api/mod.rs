@@ -3,6 +3,7 @@
 mod api_keys;
 mod audit_log;
 mod auth;
+mod customers;
 mod extract;
 mod ingest;
 mod invitations;
@@ -30,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/audit-log", get(audit_log::list))
         .route("/invitations", post(invitations::create))
         .route("/invitations/accept", post(invitations::accept))
+        .route("/customers", get(customers::list))
+        .route("/customers/{id}", get(customers::profile))
         .route("/interactions", post(ingest::create_interaction))
         .route("/interactions/batch", batch::<Interaction>())
         .route("/orders/batch", batch::<Order>())

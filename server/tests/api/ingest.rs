@@ -520,3 +520,92 @@ async fn reviews_prices_and_stock_levels_are_stored_once_with_spam_flagged(
         "each text queued once"
     );
 }
+
+async fn get_json(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[sqlx::test(migrations = false)]
+async fn customers_are_searched_paged_and_shown_with_their_timeline_and_only_here(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let other = register(&app, "other@example.com", "Other").await;
+    let records: Vec<Value> = (0..5)
+        .map(|i| {
+            interaction(
+                &format!("i-{i}"),
+                &format!("cust-{}", i % 3),
+                &format!("2026-10-0{}T09:00:00Z", i + 1),
+            )
+        })
+        .collect();
+    send(
+        &app,
+        token,
+        "/api/v1/interactions/batch",
+        json!({ "records": records }),
+    )
+    .await;
+
+    let (_, first) = get_json(&app, token, "/api/v1/customers?limit=2").await;
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let (_, second) = get_json(&app, token, &format!("/api/v1/customers?limit=2&cursor={cursor}")).await;
+    let (_, found) = get_json(&app, token, "/api/v1/customers?q=CUST-1").await;
+    let id = found["data"][0]["id"].as_str().unwrap().to_owned();
+    let (status, profile) = get_json(&app, token, &format!("/api/v1/customers/{id}")).await;
+    let (foreign, _) = get_json(
+        &app,
+        other["access_token"].as_str().unwrap(),
+        &format!("/api/v1/customers/{id}"),
+    )
+    .await;
+    let (bad_cursor, _) = get_json(&app, token, "/api/v1/customers?cursor=nonsense").await;
+    let denied: i64 = count(
+        &app.admin_db,
+        "select count(*) from audit_log where action = 'customers.read' and outcome = 'denied'",
+    )
+    .await;
+
+    let page_ids = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["external_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut all = page_ids(&first);
+    all.extend(page_ids(&second));
+    all.sort();
+    assert_eq!(
+        all,
+        vec!["cust-0", "cust-1", "cust-2"],
+        "two pages hold every customer once"
+    );
+    assert_eq!(second["next_cursor"], Value::Null);
+    assert_eq!(page_ids(&found), vec!["cust-1"]);
+    assert_eq!(status, 200);
+    assert_eq!(profile["interaction_count"], 2);
+    let timeline: Vec<&str> = profile["interactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["external_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(timeline, vec!["i-4", "i-1"], "newest first");
+    assert_eq!(foreign, 404, "another organization's customer is not found");
+    assert_eq!(denied, 1, "and the attempt is in that organization's audit log");
+    assert_eq!(bad_cursor, 422);
+}

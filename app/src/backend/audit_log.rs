@@ -60,17 +60,8 @@ pub async fn list(mut caller: Caller, filters: &Filters) -> Result<Listing, ApiE
         Some("csv") => true,
         Some(_) => return Err(invalid("format", "json or csv")),
     };
-    let limit = match filters.limit {
-        None => 50,
-        Some(n @ 1..=100) => n,
-        Some(_) => return Err(invalid("limit", "between 1 and 100")),
-    };
-    let after = match filters.cursor.as_deref() {
-        None => None,
-        Some(cursor) => Some(
-            cursor::decode::<i64>(cursor).ok_or_else(|| invalid("cursor", "not a cursor from this list"))?,
-        ),
-    };
+    let limit = cursor::page_limit(filters.limit)?;
+    let after = cursor::start::<i64>(filters.cursor.as_deref())?;
     let fetch = if csv { CSV_MAX_ROWS } else { limit + 1 };
     let org_id = caller.tenant.org_id();
     let mut entries: Vec<Entry> = sqlx::query_as(

@@ -8,6 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 
+use super::error::{ApiError, FieldError};
+
 pub fn encode(at: DateTime<Utc>, id: impl Display) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.to_rfc3339()))
 }
@@ -20,6 +22,34 @@ pub fn decode<T: FromStr>(cursor: &str) -> Option<(DateTime<Utc>, T)> {
         DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc),
         id.parse().ok()?,
     ))
+}
+
+/// The page size asked for: 50 by default, 1 to 100, else a 422 naming `limit`.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(n @ 1..=100) => Ok(n),
+        Some(_) => Err(ApiError::Validation(vec![FieldError::new(
+            "limit",
+            "invalid",
+            "between 1 and 100",
+        )])),
+    }
+}
+
+/// Where a page starts, from the `cursor` parameter; a 422 naming `cursor` for a foreign one.
+pub fn start<T: FromStr>(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, T)>, ApiError> {
+    cursor
+        .map(|c| {
+            decode(c).ok_or_else(|| {
+                ApiError::Validation(vec![FieldError::new(
+                    "cursor",
+                    "invalid",
+                    "not a cursor from this list",
+                )])
+            })
+        })
+        .transpose()
 }
 
 #[cfg(test)]

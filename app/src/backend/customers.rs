@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::caller::Caller;
 use super::cursor;
-use super::error::{ApiError, FieldError};
+use super::error::ApiError;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -74,19 +74,8 @@ pub async fn list(
     query: &ListQuery,
 ) -> Result<(Vec<CustomerSummary>, Option<String>), ApiError> {
     caller.require(Permission::ReadData, "customers.list").await?;
-    let invalid =
-        |field: &str, message: &str| ApiError::Validation(vec![FieldError::new(field, "invalid", message)]);
-    let limit = match query.limit {
-        None => 50,
-        Some(n @ 1..=100) => n,
-        Some(_) => return Err(invalid("limit", "between 1 and 100")),
-    };
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(c) => {
-            Some(cursor::decode::<Uuid>(c).ok_or_else(|| invalid("cursor", "not a cursor from this list"))?)
-        }
-    };
+    let limit = cursor::page_limit(query.limit)?;
+    let after = cursor::start::<Uuid>(query.cursor.as_deref())?;
     // `%` and `_` typed by a person are literal characters, not patterns.
     let prefix = query
         .q

@@ -29,23 +29,21 @@ pub struct Viewer {
 /// Who this browser is signed in as; `None` when signed out.
 #[server(prefix = "/rpc", endpoint = "current-viewer")]
 pub async fn current_viewer() -> Result<Option<Viewer>, UiError> {
-    use crate::backend::{caller, identity, tenant, web};
+    use crate::backend::{identity, tenant, web};
     use domain::Permission;
 
     let state = web::state();
     let session = web::session().await?;
-    let Some((user_id, org_id)) = caller::session_member(&state, &session).await? else {
+    let Some(caller) = web::session_caller(&state, &session).await? else {
         return Ok(None);
     };
-    let mut tx = tenant::TenantTx::begin(&state.db, org_id)
-        .await
-        .map_err(crate::backend::error::ApiError::from)?;
-    let Some((user, organization, role)) = identity::member(&mut tx, user_id).await.map_err(api)? else {
-        // No longer a member there: the session has nothing left to show.
-        session.flush().await.map_err(internal)?;
+    let (Some(user_id), Some(role), Some((user, organization))) =
+        (caller.user_id(), caller.role(), caller.profile)
+    else {
         return Ok(None);
     };
-    drop(tx);
+    // Nothing was written: the member's transaction just ends.
+    drop(caller.tenant);
     let mut account = tenant::AccountTx::for_user(&state.db, user_id)
         .await
         .map_err(crate::backend::error::ApiError::from)?;
@@ -85,7 +83,7 @@ fn internal(error: impl std::error::Error + Send + Sync + 'static) -> UiError {
 /// Signs in with email and password, then goes to `next` (a path here) or the app.
 #[server(prefix = "/rpc", endpoint = "sign-in")]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<String, UiError> {
-    use crate::backend::{auth::sign_in, identity, web};
+    use crate::backend::{auth::sign_in, web};
 
     let result = async {
         web::guard_cross_site()?;
@@ -93,47 +91,23 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
         let client = web::client_key().await;
         let signed_in = sign_in::sign_in(&state.db, &state.limits, &client, &email, password.into(), None)
             .await
-            .map_err(|e| match e {
-                crate::backend::error::ApiError::Unauthorized => UiError::BadCredentials,
-                other => other.into(),
-            })?;
-        let mut tenant = signed_in.tenant;
-        identity::audit_person(&mut tenant, signed_in.user_id, "user.signed_in", "success")
-            .await
-            .map_err(api)?;
-        tenant.commit().await.map_err(internal)?;
-        web::start(
-            &web::session().await?,
-            signed_in.user_id,
-            tenant_org(&signed_in.organization),
-        )
-        .await
+            .map_err(web::credentials_error)?;
+        web::sign_in_browser(signed_in.tenant, signed_in.user_id, "user.signed_in").await
     }
     .await;
     web::finish_with_reload(result, web::safe_next(next))
 }
 
-#[cfg(feature = "ssr")]
-fn tenant_org(organization: &crate::backend::identity::Organization) -> crate::backend::tenant::OrgId {
-    crate::backend::tenant::OrgId(organization.id)
-}
-
 /// Creates an account and its organization, signs in, and opens the app.
 #[server(prefix = "/rpc", endpoint = "register")]
 pub async fn register(email: String, password: String, organization: String) -> Result<String, UiError> {
-    use crate::backend::{accounts, identity, web};
+    use crate::backend::{accounts, web};
 
     let result = async {
         web::guard_cross_site()?;
         let state = web::state();
-        let (mut tenant, user_id) =
-            accounts::register(&state.db, &email, password.into(), &organization).await?;
-        identity::audit_person(&mut tenant, user_id, "user.registered", "success")
-            .await
-            .map_err(api)?;
-        let org_id = tenant.org_id();
-        tenant.commit().await.map_err(internal)?;
-        web::start(&web::session().await?, user_id, org_id).await
+        let (tenant, user_id) = accounts::register(&state.db, &email, password.into(), &organization).await?;
+        web::sign_in_browser(tenant, user_id, "user.registered").await
     }
     .await;
     web::finish_with_reload(result, "/app".to_owned())
@@ -142,23 +116,15 @@ pub async fn register(email: String, password: String, organization: String) -> 
 /// Joins the organization that sent the invitation and signs in there.
 #[server(prefix = "/rpc", endpoint = "accept-invitation")]
 pub async fn accept_invitation(token: String, password: String) -> Result<String, UiError> {
-    use crate::backend::{accounts, identity, web};
+    use crate::backend::{accounts, web};
 
     let result = async {
         web::guard_cross_site()?;
         let state = web::state();
-        let (mut tenant, user_id) = accounts::accept_invitation(&state.db, token.into(), password.into())
+        let (tenant, user_id) = accounts::accept_invitation(&state.db, token.into(), password.into())
             .await
-            .map_err(|e| match e {
-                crate::backend::error::ApiError::Unauthorized => UiError::BadCredentials,
-                other => other.into(),
-            })?;
-        identity::audit_person(&mut tenant, user_id, "invitation.accepted", "success")
-            .await
-            .map_err(api)?;
-        let org_id = tenant.org_id();
-        tenant.commit().await.map_err(internal)?;
-        web::start(&web::session().await?, user_id, org_id).await
+            .map_err(web::credentials_error)?;
+        web::sign_in_browser(tenant, user_id, "invitation.accepted").await
     }
     .await;
     web::finish_with_reload(result, "/app".to_owned())
@@ -167,20 +133,19 @@ pub async fn accept_invitation(token: String, password: String) -> Result<String
 /// Ends this browser's session (its data is deleted, the cookie cleared).
 #[server(prefix = "/rpc", endpoint = "sign-out")]
 pub async fn sign_out() -> Result<String, UiError> {
-    use crate::backend::{caller, identity, tenant, web};
+    use crate::backend::{identity, web};
 
     let result = async {
         web::guard_cross_site()?;
         let state = web::state();
         let session = web::session().await?;
-        if let Some((user_id, org_id)) = caller::session_member(&state, &session).await? {
-            let mut tx = tenant::TenantTx::begin(&state.db, org_id)
-                .await
-                .map_err(internal)?;
-            identity::audit_person(&mut tx, user_id, "user.signed_out", "success")
-                .await
-                .map_err(api)?;
-            tx.commit().await.map_err(internal)?;
+        if let Some(mut caller) = web::session_caller(&state, &session).await? {
+            if let Some(user_id) = caller.user_id() {
+                identity::audit_person(&mut caller.tenant, user_id, "user.signed_out", "success")
+                    .await
+                    .map_err(api)?;
+                caller.tenant.commit().await.map_err(internal)?;
+            }
         }
         session.flush().await.map_err(internal)
     }
@@ -191,14 +156,15 @@ pub async fn sign_out() -> Result<String, UiError> {
 /// Moves this browser to another of the person's organizations.
 #[server(prefix = "/rpc", endpoint = "switch-organization")]
 pub async fn switch_organization(slug: String) -> Result<String, UiError> {
-    use crate::backend::{caller, identity, sessions, tenant, web};
+    use crate::backend::{identity, sessions, tenant, web};
 
     let result = async {
         web::guard_cross_site()?;
         let state = web::state();
         let session = web::session().await?;
-        let (user_id, _) = caller::session_member(&state, &session)
+        let user_id = web::session_caller(&state, &session)
             .await?
+            .and_then(|caller| caller.user_id())
             .ok_or(UiError::SignedOut)?;
         let mut account = tenant::AccountTx::for_user(&state.db, user_id)
             .await
@@ -208,7 +174,7 @@ pub async fn switch_organization(slug: String) -> Result<String, UiError> {
             .map_err(api)?
             .ok_or(UiError::NotFound)?;
         session
-            .insert(sessions::ORG_ID, tenant_org(&organization))
+            .insert(sessions::ORG_ID, tenant::OrgId(organization.id))
             .await
             .map_err(internal)
     }

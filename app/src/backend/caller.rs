@@ -18,7 +18,7 @@ use super::error::{current_request_id, ApiError};
 use super::identity::{self, AuditEntry, IdentityError, Organization, User};
 use super::sessions;
 use super::state::AppState;
-use super::tenant::{AccountTx, OrgId, TenantTx, UserId};
+use super::tenant::{OrgId, TenantTx, UserId};
 
 /// A verified access token from `Authorization: Bearer …`; anything else answers 401.
 pub struct AccessToken(pub AccessClaims);
@@ -107,13 +107,11 @@ impl FromRequestParts<AppState> for Caller {
             tracing::warn!(method = %parts.method, "cross-site request with a session cookie refused");
             return Err(ApiError::Forbidden);
         }
-        let (user_id, org_id) = session_member(state, &session)
+        let claims = session_claims(&session).await?.ok_or(ApiError::Unauthorized)?;
+        spend_user_budget(state, claims.user_id).await?;
+        Self::from_session(state, &session, claims)
             .await?
-            .ok_or(ApiError::Unauthorized)?;
-        spend_user_budget(state, user_id).await?;
-        let tenant = TenantTx::begin(&state.db, org_id).await?;
-        // The session was checked against password changes by `session_member`.
-        Self::for_member(state, tenant, user_id, None).await
+            .ok_or(ApiError::Unauthorized)
     }
 }
 
@@ -139,22 +137,45 @@ impl Caller {
         }
         let AccessToken(claims) = AccessToken::from_request_parts(parts, state).await?;
         let tenant = TenantTx::begin(&state.db, claims.org_id()).await?;
-        Self::for_member(state, tenant, claims.user_id(), Some(claims.iat)).await
+        // A token only knows the second it was issued in: count it as issued at that
+        // second's last instant, so a token from the second of a password change survives.
+        let issued_at = i64::try_from(claims.iat)
+            .ok()
+            .and_then(|iat| DateTime::from_timestamp(iat + 1, 0))
+            .map(|next_second| next_second - chrono::Duration::nanoseconds(1));
+        Self::for_member(state, tenant, claims.user_id(), issued_at).await
+    }
+
+    /// The member a browser session acts as; `None` (and the session is ended) when it is
+    /// no longer a member there, or was started before the person's password last changed.
+    pub async fn from_session(
+        state: &AppState,
+        session: &Session,
+        claims: SessionClaims,
+    ) -> Result<Option<Self>, ApiError> {
+        let tenant = TenantTx::begin(&state.db, claims.org_id).await?;
+        match Self::for_member(state, tenant, claims.user_id, Some(claims.signed_in_at)).await {
+            Ok(caller) => Ok(Some(caller)),
+            Err(ApiError::Unauthorized) => {
+                session.flush().await.map_err(ApiError::internal)?;
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// 401 unless `user_id` is (still) a member of the tenant's organization and, for a
-    /// token issued at `issued_at` (Unix seconds), has not changed their password since.
+    /// credential issued at `issued_at`, has not changed their password since.
     async fn for_member(
         state: &AppState,
         mut tenant: TenantTx,
         user_id: UserId,
-        issued_at: Option<u64>,
+        issued_at: Option<DateTime<Utc>>,
     ) -> Result<Self, ApiError> {
         let (user, organization, role) = identity::member(&mut tenant, user_id)
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        let changed = u64::try_from(user.password_changed_at.timestamp()).unwrap_or(0);
-        if issued_at.is_some_and(|iat| iat < changed) {
+        if issued_at.is_some_and(|at| user.password_changed_at > at) {
             return Err(ApiError::Unauthorized);
         }
         Ok(Caller {
@@ -166,29 +187,31 @@ impl Caller {
     }
 }
 
-/// Who a browser session is signed in as, and where; `None` (and the session is ended) when
-/// it is signed out, or was started before the person's password last changed.
-pub async fn session_member(
-    state: &AppState,
-    session: &Session,
-) -> Result<Option<(UserId, OrgId)>, ApiError> {
+/// What a browser session says: who is signed in, where, and since when.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionClaims {
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    pub signed_in_at: DateTime<Utc>,
+}
+
+/// The session's claims, read without the database; `None` when it is signed out.
+/// `Caller::from_session` checks them.
+pub async fn session_claims(session: &Session) -> Result<Option<SessionClaims>, ApiError> {
     let read = async {
         let user: Option<UserId> = session.get(sessions::USER_ID).await?;
         let org: Option<OrgId> = session.get(sessions::ORG_ID).await?;
         let since: Option<DateTime<Utc>> = session.get(sessions::SIGNED_IN_AT).await?;
         Ok::<_, tower_sessions::session::Error>(user.zip(org).zip(since))
     };
-    let Some(((user_id, org_id), signed_in_at)) = read.await.map_err(ApiError::internal)? else {
-        return Ok(None);
-    };
-    let mut account = AccountTx::for_user(&state.db, user_id).await?;
-    let changed_at = identity::password_changed_at(&mut account, user_id).await?;
-    account.commit().await?;
-    if changed_at.is_none_or(|changed| changed > signed_in_at) {
-        session.flush().await.map_err(ApiError::internal)?;
-        return Ok(None);
-    }
-    Ok(Some((user_id, org_id)))
+    Ok(read
+        .await
+        .map_err(ApiError::internal)?
+        .map(|((user_id, org_id), signed_in_at)| SessionClaims {
+            user_id,
+            org_id,
+            signed_in_at,
+        }))
 }
 
 /// Whether a state-changing request comes from our own pages: browsers name the page's
@@ -224,6 +247,14 @@ impl Caller {
         match &self.actor {
             Actor::Person { role, .. } => role.grants(permission),
             Actor::Key { scopes, .. } => scopes.iter().any(|scope| scope.grants(permission)),
+        }
+    }
+
+    /// The role of the person acting, if a person is.
+    pub fn role(&self) -> Option<Role> {
+        match self.actor {
+            Actor::Person { role, .. } => Some(role),
+            Actor::Key { .. } => None,
         }
     }
 

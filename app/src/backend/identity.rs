@@ -212,20 +212,6 @@ pub async fn revoke_refresh_tokens_of(tenant: &mut TenantTx, user: UserId) -> Re
     .rows_affected())
 }
 
-/// When the person's password last changed (`None` if they no longer exist): sessions
-/// started before it are over.
-pub async fn password_changed_at(
-    account: &mut AccountTx,
-    user: UserId,
-) -> Result<Option<DateTime<Utc>>, IdentityError> {
-    Ok(
-        sqlx::query_scalar("select password_changed_at from users where id = $1")
-            .bind(user)
-            .fetch_optional(account.conn())
-            .await?,
-    )
-}
-
 /// A member of the tenant's organization with their role; `None` if they are not one (any
 /// more): removed members and deleted people lose access at once, whatever tokens they hold.
 pub async fn member(

@@ -8,9 +8,10 @@ use tower_sessions::Session;
 
 use super::caller::same_origin;
 use super::error::ApiError;
+use super::identity;
 use super::sessions;
 use super::state::AppState;
-use super::tenant::{OrgId, UserId};
+use super::tenant::{OrgId, TenantTx, UserId};
 use crate::ui_error::UiError;
 
 pub fn state() -> AppState {
@@ -25,6 +26,18 @@ pub async fn session() -> Result<Session, UiError> {
     leptos_axum::extract::<Session>()
         .await
         .map_err(|_| UiError::Internal { request_id: None })
+}
+
+/// The member this browser's session acts as, checked as every request with the cookie is
+/// (`Caller::from_session`); `None` when signed out.
+pub async fn session_caller(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<super::caller::Caller>, UiError> {
+    let Some(claims) = super::caller::session_claims(session).await? else {
+        return Ok(None);
+    };
+    Ok(super::caller::Caller::from_session(state, session, claims).await?)
 }
 
 /// Refuses a state-changing call another site's page made (see `caller::same_origin`).
@@ -46,9 +59,29 @@ pub async fn client_key() -> String {
     }
 }
 
+/// Finishes a sign-in, registration or invitation acceptance: records `action` in the
+/// organization's audit log, commits the transaction that checked the person, and signs the
+/// browser in there.
+pub async fn sign_in_browser(mut tenant: TenantTx, user_id: UserId, action: &str) -> Result<(), UiError> {
+    identity::audit_person(&mut tenant, user_id, action, "success")
+        .await
+        .map_err(ApiError::from)?;
+    let org_id = tenant.org_id();
+    tenant.commit().await.map_err(ApiError::from)?;
+    start(&session().await?, user_id, org_id).await
+}
+
+/// 401 from a credentials check means the email, password or invitation did not match.
+pub fn credentials_error(error: ApiError) -> UiError {
+    match error {
+        ApiError::Unauthorized => UiError::BadCredentials,
+        other => other.into(),
+    }
+}
+
 /// Signs the browser in as `user_id` in `org_id`, under a new session id (so an id planted
 /// before sign-in is worth nothing after it).
-pub async fn start(session: &Session, user_id: UserId, org_id: OrgId) -> Result<(), UiError> {
+async fn start(session: &Session, user_id: UserId, org_id: OrgId) -> Result<(), UiError> {
     let write = async {
         session.cycle_id().await?;
         session.insert(sessions::USER_ID, user_id).await?;

@@ -69,24 +69,24 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// A reader for `record`, which must be a JSON object; `now` bounds timestamps.
-    pub fn new(record: &'a Value, now: DateTime<Utc>, issues: &mut Vec<FieldIssue>) -> Option<Self> {
-        match record.as_object() {
-            Some(object) => Some(Reader {
-                object,
-                prefix: String::new(),
-                now,
-                issues: Vec::new(),
-            }),
-            None => {
-                issues.push(FieldIssue {
-                    field: String::new(),
-                    code: IssueCode::Invalid,
-                    message: "each record must be a JSON object".into(),
-                });
-                None
-            }
-        }
+    /// A reader for `record` of a kind with `fields`: it must be a JSON object (else the
+    /// whole record is refused) and any other field is reported as unknown. `now` bounds
+    /// timestamps.
+    pub fn for_record(
+        record: &'a Value,
+        now: DateTime<Utc>,
+        fields: &[&str],
+    ) -> Result<Self, Vec<FieldIssue>> {
+        let Some(object) = record.as_object() else {
+            return Err(vec![FieldIssue {
+                field: String::new(),
+                code: IssueCode::Invalid,
+                message: "each record must be a JSON object".into(),
+            }]);
+        };
+        let mut reader = Reader::nested(object, String::new(), now);
+        reader.only(fields);
+        Ok(reader)
     }
 
     /// A reader for a nested object, whose issues are named `prefix.field`.

@@ -142,11 +142,7 @@ impl Interaction {
 
     /// Parses one record; `now` bounds `occurred_at`.
     pub fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
-        let mut issues = Vec::new();
-        let Some(mut r) = Reader::new(record, now, &mut issues) else {
-            return Err(issues);
-        };
-        r.only(&Self::FIELDS);
+        let mut r = Reader::for_record(record, now, &Self::FIELDS)?;
         let external_id = r.required_text("external_id", MAX_ID_LEN);
         let customer_external_id = r.required_text("customer_external_id", MAX_ID_LEN);
         let occurred_at = r.timestamp("occurred_at");
@@ -228,11 +224,7 @@ impl Order {
     ];
 
     pub fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
-        let mut issues = Vec::new();
-        let Some(mut r) = Reader::new(record, now, &mut issues) else {
-            return Err(issues);
-        };
-        r.only(&Self::FIELDS);
+        let mut r = Reader::for_record(record, now, &Self::FIELDS)?;
         let external_id = r.required_text("external_id", MAX_ID_LEN);
         let customer_external_id = r.required_text("customer_external_id", MAX_ID_LEN);
         let ordered_at = r.timestamp("ordered_at");
@@ -360,11 +352,7 @@ impl Product {
     ];
 
     pub fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
-        let mut issues = Vec::new();
-        let Some(mut r) = Reader::new(record, now, &mut issues) else {
-            return Err(issues);
-        };
-        r.only(&Self::FIELDS);
+        let mut r = Reader::for_record(record, now, &Self::FIELDS)?;
         let sku = r.required_text("sku", MAX_ID_LEN);
         let name = r.required_text("name", 500);
         let category = r.text("category", 200);
@@ -414,11 +402,7 @@ impl Review {
     ];
 
     pub fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
-        let mut issues = Vec::new();
-        let Some(mut r) = Reader::new(record, now, &mut issues) else {
-            return Err(issues);
-        };
-        r.only(&Self::FIELDS);
+        let mut r = Reader::for_record(record, now, &Self::FIELDS)?;
         let external_id = r.required_text("external_id", MAX_ID_LEN);
         let sku = r.required_text("sku", MAX_ID_LEN);
         let customer_external_id = r.text("customer_external_id", MAX_ID_LEN);
@@ -501,11 +485,7 @@ impl CompetitorPrice {
     ];
 
     pub fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
-        let mut issues = Vec::new();
-        let Some(mut r) = Reader::new(record, now, &mut issues) else {
-            return Err(issues);
-        };
-        r.only(&Self::FIELDS);
+        let mut r = Reader::for_record(record, now, &Self::FIELDS)?;
         let sku = r.text("sku", MAX_ID_LEN);
         let competitor_sku = r.text("competitor_sku", MAX_ID_LEN);
         if r.raw("sku").is_none() && r.raw("competitor_sku").is_none() {
@@ -549,11 +529,7 @@ impl InventoryLevel {
     pub const FIELDS: [&'static str; 3] = ["sku", "on_hand", "observed_at"];
 
     pub fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
-        let mut issues = Vec::new();
-        let Some(mut r) = Reader::new(record, now, &mut issues) else {
-            return Err(issues);
-        };
-        r.only(&Self::FIELDS);
+        let mut r = Reader::for_record(record, now, &Self::FIELDS)?;
         let sku = r.required_text("sku", MAX_ID_LEN);
         let on_hand = r.integer("on_hand", true, 0..=i64::from(i32::MAX));
         let observed_at = r.timestamp("observed_at");
@@ -583,11 +559,7 @@ impl Customer {
     pub const FIELDS: [&'static str; 6] = ["external_id", "email", "name", "country", "segment", "metadata"];
 
     pub fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
-        let mut issues = Vec::new();
-        let Some(mut r) = Reader::new(record, now, &mut issues) else {
-            return Err(issues);
-        };
-        r.only(&Self::FIELDS);
+        let mut r = Reader::for_record(record, now, &Self::FIELDS)?;
         let external_id = r.required_text("external_id", MAX_ID_LEN);
         let email = r.text("email", 254).and_then(|text| match Email::parse(&text) {
             Ok(email) => Some(email),

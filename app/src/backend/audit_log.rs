@@ -6,6 +6,8 @@ use domain::Permission;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use std::collections::HashMap;
+
 use super::caller::Caller;
 use super::cursor;
 use super::error::{ApiError, FieldError};
@@ -54,6 +56,32 @@ fn invalid(field: &str, message: &str) -> ApiError {
 
 /// The entries `filters` select, if the caller may read the audit log.
 pub async fn list(mut caller: Caller, filters: &Filters) -> Result<Listing, ApiError> {
+    let listing = select(&mut caller, filters).await?;
+    caller.tenant.commit().await?;
+    Ok(listing)
+}
+
+/// As `list`, with the email of every acting person who is still a member, for pages that
+/// name people rather than ids.
+pub async fn list_with_emails(
+    mut caller: Caller,
+    filters: &Filters,
+) -> Result<(Listing, HashMap<Uuid, String>), ApiError> {
+    let listing = select(&mut caller, filters).await?;
+    let actors: Vec<Uuid> = match &listing {
+        Listing::Page { data, .. } => data.iter().filter_map(|e| e.actor_user_id).collect(),
+        Listing::Csv(_) => Vec::new(),
+    };
+    // Inside the tenant, only current members' rows of `users` are visible.
+    let emails: Vec<(Uuid, String)> = sqlx::query_as("select id, email from users where id = any($1)")
+        .bind(&actors)
+        .fetch_all(caller.tenant.conn())
+        .await?;
+    caller.tenant.commit().await?;
+    Ok((listing, emails.into_iter().collect()))
+}
+
+async fn select(caller: &mut Caller, filters: &Filters) -> Result<Listing, ApiError> {
     caller.require(Permission::ReadAuditLog, "audit_log.read").await?;
     let csv = match filters.format.as_deref() {
         None | Some("json") => false,
@@ -86,7 +114,6 @@ pub async fn list(mut caller: Caller, filters: &Filters) -> Result<Listing, ApiE
     .bind(fetch)
     .fetch_all(caller.tenant.conn())
     .await?;
-    caller.tenant.commit().await?;
 
     if csv {
         return to_csv(&entries).map(Listing::Csv);

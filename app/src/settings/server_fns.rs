@@ -206,7 +206,7 @@ pub async fn audit_entries(
     cursor: Option<String>,
 ) -> Result<AuditPage, UiError> {
     use crate::backend::audit_log::{self, Filters, Listing};
-    use crate::backend::{members, web};
+    use crate::backend::web;
     use crate::ui_error::FieldProblem;
 
     let day = |field: &str, value: Option<String>, shift: i64| -> Result<_, UiError> {
@@ -240,14 +240,10 @@ pub async fn audit_entries(
         cursor: cursor.filter(|c| !c.is_empty()),
         format: None,
     };
-    let Listing::Page { data, next_cursor } = audit_log::list(web::caller().await?, &filters).await? else {
+    let (listing, names) = audit_log::list_with_emails(web::caller().await?, &filters).await?;
+    let Listing::Page { data, next_cursor } = listing else {
         return Err(UiError::Internal { request_id: None });
     };
-    // Name people by email where they are still members; otherwise by id.
-    let names: std::collections::HashMap<uuid::Uuid, String> = members::list(web::caller().await?)
-        .await
-        .map(|list| list.into_iter().map(|m| (m.user_id, m.email)).collect())
-        .unwrap_or_default();
     let rows = data
         .into_iter()
         .map(|e| AuditRow {

@@ -19,27 +19,8 @@ command -v curl >/dev/null || apt_install curl
 
 say "building the server (release)"
 cargo build --quiet --release -p server --bin sightline
-bin="$TARGET_DIR/release/sightline"
-
-db="sightline_bench_$$"
-admin_url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-# psql talks to the maintenance database: the one DATABASE_URL names may not exist yet.
-psql_url="${admin_url%/*}/postgres"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-base="http://127.0.0.1:$port"
-log="$(mktemp)"
-DATABASE_URL="${admin_url%/*}/$db" SIGHTLINE_ADDR="127.0.0.1:$port" SIGHTLINE_LOG_FORMAT=json \
-  RUST_LOG=warn SIGHTLINE_RATE_LIMIT_USER_PER_MINUTE=100000000 SIGHTLINE_SITE_ROOT="$TARGET_DIR/site" \
-  "$bin" serve >"$log" 2>&1 &
-server=$!
-cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  psql "$psql_url" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
-  rm -f "$log"
-}
-trap cleanup EXIT
-for _ in $(seq 100); do curl -fs "$base/health" >/dev/null && break; sleep 0.2; done
+start_bench_server
+base="$BENCH_BASE"
 
 password="a long and unusual passphrase"
 session="$(curl -fs -H 'content-type: application/json' \
@@ -87,7 +68,7 @@ read -r me_rps me_c50 me_c99 < <(wrk_run "$base/api/v1/me" "Authorization: Beare
 cores="$(nproc)"
 cat <<EOF
 
-Authentication benchmark ($cores cores, release build, PostgreSQL $(psql "$psql_url" -Atc 'show server_version' 2>/dev/null | cut -d' ' -f1))
+Authentication benchmark ($cores cores, release build, PostgreSQL $(psql "$BENCH_PSQL_URL" -Atc 'show server_version' 2>/dev/null | cut -d' ' -f1))
 
 | measurement                          | Sightline            | baseline: GET /health | ratio   |
 |--------------------------------------|----------------------|-----------------------|---------|

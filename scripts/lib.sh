@@ -125,3 +125,31 @@ ensure_redis() {
   fi
   export REDIS_URL="redis://127.0.0.1:6379"
 }
+
+# Serves the release binary on a fresh database with request budgets out of the way, for
+# benchmarks. Sets BENCH_BASE (its URL), BENCH_PSQL_URL (the maintenance database) and
+# BENCH_DB_URL (the fresh database); stops the server and drops the database on exit.
+start_bench_server() {
+  local admin_url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}" port log
+  BENCH_DB="sightline_bench_$$"
+  # psql talks to the maintenance database: the one DATABASE_URL names may not exist yet.
+  BENCH_PSQL_URL="${admin_url%/*}/postgres"
+  BENCH_DB_URL="${admin_url%/*}/$BENCH_DB"
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  BENCH_BASE="http://127.0.0.1:$port"
+  BENCH_LOG="$(mktemp)"
+  DATABASE_URL="$BENCH_DB_URL" SIGHTLINE_ADDR="127.0.0.1:$port" SIGHTLINE_LOG_FORMAT=json RUST_LOG=warn \
+    SIGHTLINE_RATE_LIMIT_USER_PER_MINUTE=100000000 SIGHTLINE_RATE_LIMIT_KEY_PER_MINUTE=100000000 \
+    SIGHTLINE_SITE_ROOT="$TARGET_DIR/site" "$TARGET_DIR/release/sightline" serve >"$BENCH_LOG" 2>&1 &
+  BENCH_SERVER=$!
+  trap stop_bench_server EXIT
+  for _ in $(seq 100); do curl -fs "$BENCH_BASE/health" >/dev/null && return; sleep 0.2; done
+  die "the server did not become healthy; its log: $(cat "$BENCH_LOG")"
+}
+
+stop_bench_server() {
+  kill "$BENCH_SERVER" 2>/dev/null || true
+  wait "$BENCH_SERVER" 2>/dev/null || true
+  psql "$BENCH_PSQL_URL" -qc "drop database if exists $BENCH_DB with (force)" >/dev/null 2>&1 || true
+  rm -f "$BENCH_LOG"
+}

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod invitations;
 pub mod members;
 pub mod rate_limit;
+pub mod redis_link;
 pub mod sessions;
 pub mod state;
 pub mod tenant;

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::redis_link::RedisLink;
 use gcra::{GcraError, GcraState, RateLimit};
-use redis::aio::ConnectionManager;
 
 use crate::backend::error::ApiError;
 
@@ -146,10 +146,9 @@ struct LocalBuckets {
 }
 
 struct RedisBuckets {
-    client: redis::Client,
     /// Prefix of every key, so several deployments (or tests) can share one Redis.
     namespace: String,
-    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
+    link: RedisLink,
     script: redis::Script,
 }
 
@@ -177,9 +176,8 @@ impl RateLimiter {
     pub fn shared(client: redis::Client, namespace: impl Into<String>) -> Self {
         RateLimiter {
             redis: Some(RedisBuckets {
-                client,
+                link: RedisLink::fail_fast(client),
                 namespace: namespace.into(),
-                connection: tokio::sync::Mutex::new(None),
                 script: redis::Script::new(GCRA_SCRIPT),
             }),
             ..Self::local()
@@ -317,7 +315,7 @@ struct RedisFailed(#[from] redis::RedisError);
 
 impl RedisBuckets {
     async fn apply(&self, policy: &Policy, key: &str, cost: Cost) -> Result<Decision, RedisFailed> {
-        let mut connection = self.connection().await?;
+        let mut connection = self.link.get().await?;
         let interval_ms = policy.interval().as_millis().max(1) as u64;
         let result: redis::RedisResult<(i64, i64, i64, i64)> = self
             .script
@@ -331,7 +329,7 @@ impl RedisBuckets {
             Ok(values) => values,
             Err(error) => {
                 // A broken connection is made again on the next request.
-                *self.connection.lock().await = None;
+                self.link.reset().await;
                 return Err(error.into());
             }
         };
@@ -342,20 +340,6 @@ impl RedisBuckets {
             reset_after: Duration::from_millis(reset_ms.max(0) as u64),
             retry_after: Duration::from_millis(retry_ms.max(0) as u64),
         })
-    }
-
-    async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
-        let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref() {
-            return Ok(connection.clone());
-        }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
-            .set_number_of_retries(0);
-        let connection = ConnectionManager::new_with_config(self.client.clone(), config).await?;
-        *slot = Some(connection.clone());
-        Ok(connection)
     }
 }
 

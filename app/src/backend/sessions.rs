@@ -7,11 +7,9 @@
 //! (`org_id`) and since when (`signed_in_at`): a password change ends older sessions.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redis::aio::ConnectionManager;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tower_sessions::cookie::time::OffsetDateTime;
@@ -19,6 +17,7 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use uuid::Uuid;
 
+use super::redis_link::RedisLink;
 use super::tenant::UserId;
 
 /// Session keys.
@@ -35,17 +34,14 @@ pub struct Sessions {
 #[derive(Clone)]
 enum Backend {
     Postgres(PgPool),
-    Redis {
-        client: redis::Client,
-        connection: Arc<tokio::sync::Mutex<Option<ConnectionManager>>>,
-    },
+    Redis(RedisLink),
 }
 
 impl std::fmt::Debug for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Backend::Postgres(_) => "Postgres",
-            Backend::Redis { .. } => "Redis",
+            Backend::Redis(_) => "Redis",
         })
     }
 }
@@ -88,10 +84,7 @@ impl Sessions {
     /// Sessions in Redis, shared by every node.
     pub fn redis(client: redis::Client) -> Self {
         Sessions {
-            backend: Backend::Redis {
-                client,
-                connection: Arc::new(tokio::sync::Mutex::new(None)),
-            },
+            backend: Backend::Redis(RedisLink::new(client)),
         }
     }
 
@@ -126,21 +119,6 @@ async fn session_tx(
     Ok(tx)
 }
 
-impl Backend {
-    async fn redis_connection(&self) -> Result<ConnectionManager, redis::RedisError> {
-        let Backend::Redis { client, connection } = self else {
-            unreachable!("only called for Redis")
-        };
-        let mut slot = connection.lock().await;
-        if let Some(existing) = slot.as_ref() {
-            return Ok(existing.clone());
-        }
-        let made = ConnectionManager::new(client.clone()).await?;
-        *slot = Some(made.clone());
-        Ok(made)
-    }
-}
-
 fn redis_key(hash: &[u8; 32]) -> String {
     format!("sightline:session:{}", hex(hash))
 }
@@ -172,13 +150,13 @@ impl SessionStore for Sessions {
                 .map_err(backend_error)?;
                 tx.commit().await.map_err(backend_error)
             }
-            Backend::Redis { .. } => {
+            Backend::Redis(link) => {
                 let stored = Stored {
                     data: record.data.clone(),
                     expires_at: record.expiry_date.unix_timestamp(),
                 };
                 let value = serde_json::to_string(&stored).map_err(backend_error)?;
-                let mut connection = self.backend.redis_connection().await.map_err(backend_error)?;
+                let mut connection = link.get().await.map_err(backend_error)?;
                 redis::cmd("SET")
                     .arg(redis_key(&hash))
                     .arg(value)
@@ -212,8 +190,8 @@ impl SessionStore for Sessions {
                     expires_at: expires_at.timestamp(),
                 })
             }
-            Backend::Redis { .. } => {
-                let mut connection = self.backend.redis_connection().await.map_err(backend_error)?;
+            Backend::Redis(link) => {
+                let mut connection = link.get().await.map_err(backend_error)?;
                 let value: Option<String> = redis::cmd("GET")
                     .arg(redis_key(&hash))
                     .query_async(&mut connection)
@@ -244,8 +222,8 @@ impl SessionStore for Sessions {
                     .map_err(backend_error)?;
                 tx.commit().await.map_err(backend_error)
             }
-            Backend::Redis { .. } => {
-                let mut connection = self.backend.redis_connection().await.map_err(backend_error)?;
+            Backend::Redis(link) => {
+                let mut connection = link.get().await.map_err(backend_error)?;
                 redis::cmd("DEL")
                     .arg(redis_key(&hash))
                     .query_async::<()>(&mut connection)

@@ -104,6 +104,7 @@ impl From<crate::backend::error::ApiError> for UiError {
             ApiError::Forbidden => UiError::Forbidden,
             ApiError::NotFound => UiError::NotFound,
             ApiError::Conflict(message) => UiError::Conflict(message),
+            quota @ ApiError::QuotaExceeded { .. } => UiError::Conflict(quota.to_string()),
             ApiError::Validation(fields) => UiError::Invalid(
                 fields
                     .into_iter()

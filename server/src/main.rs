@@ -125,9 +125,18 @@ async fn run(command: Command, settings: Settings, started: Instant) -> Result<(
                 site_root = %settings.site_root.display(),
                 "listening"
             );
-            startup::serve(listener, startup::build_router(state))
+            let (stop_worker, stop) = tokio::sync::watch::channel(false);
+            let worker = tokio::spawn(app::backend::jobs::work(state.clone(), stop));
+            let served = startup::serve(listener, startup::build_router(state)).await;
+            // The job in progress stops at its next checkpoint and goes back to the queue.
+            let _ = stop_worker.send(true);
+            if tokio::time::timeout(std::time::Duration::from_secs(20), worker)
                 .await
-                .map_err(StartError::Serve)?;
+                .is_err()
+            {
+                tracing::warn!("the job worker did not stop in time; its lease will lapse");
+            }
+            served.map_err(StartError::Serve)?;
             tracing::info!("stopped");
             Ok(())
         }

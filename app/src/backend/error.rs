@@ -89,6 +89,14 @@ pub enum ApiError {
         limit: u32,
         reset_secs: u64,
     },
+    /// 429: the organization's monthly event quota is used up (SPEC TEN-4); it renews in
+    /// `retry_after_secs`, at the start of next month (UTC).
+    #[error("the organization's quota of {limit} events this month is used up ({used} used)")]
+    QuotaExceeded {
+        limit: i64,
+        used: i64,
+        retry_after_secs: u64,
+    },
     /// 503: a dependency is down; the request may succeed later.
     #[error("the service is temporarily unavailable")]
     Unavailable,
@@ -108,7 +116,7 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -126,6 +134,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Validation(_) => "validation_failed",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::QuotaExceeded { .. } => "quota_exceeded",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -188,6 +197,11 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited { retry_after_secs, .. } => {
                 serde_json::json!({ "retry_after": retry_after_secs })
             }
+            ApiError::QuotaExceeded {
+                limit,
+                used,
+                retry_after_secs,
+            } => serde_json::json!({ "limit": limit, "used": used, "retry_after": retry_after_secs }),
             _ => serde_json::Value::Null,
         };
         let body = ErrorBody {
@@ -210,6 +224,10 @@ impl IntoResponse for ApiError {
             headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
             headers.insert("x-ratelimit-remaining", HeaderValue::from(0));
             headers.insert("x-ratelimit-reset", HeaderValue::from(reset_secs));
+        } else if let ApiError::QuotaExceeded { retry_after_secs, .. } = self {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(retry_after_secs));
         }
         response
     }

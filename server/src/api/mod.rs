@@ -5,10 +5,13 @@ mod audit_log;
 mod auth;
 mod customers;
 mod extract;
+mod imports;
 mod ingest;
 mod invitations;
+mod jobs;
 mod me;
 mod members;
+mod webhooks;
 
 use axum::routing::{get, patch, post};
 use axum::Router;
@@ -40,6 +43,19 @@ pub fn router() -> Router<AppState> {
         .route("/reviews/batch", batch::<Review>())
         .route("/competitor-prices/batch", batch::<CompetitorPrice>())
         .route("/inventory/batch", batch::<InventoryLevel>())
+        .route(
+            "/imports",
+            post(imports::start).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/imports/{id}", get(imports::status))
+        .route("/imports/{id}/errors.csv", get(imports::errors_csv))
+        .route("/webhooks/shopify/orders", post(webhooks::shopify_order))
+        .route(
+            "/webhooks/shopify/secret",
+            axum::routing::put(webhooks::set_shopify_secret),
+        )
+        .route("/admin/dead-jobs", get(jobs::dead))
+        .route("/admin/dead-jobs/{id}/replay", post(jobs::replay))
         .route("/members", get(members::list))
         .route(
             "/members/{user_id}",

@@ -19,6 +19,8 @@ pub struct TestApp {
     pub app_db: PgPool,
     /// A superuser connection to the same database, for arranging and inspecting.
     pub admin_db: PgPool,
+    /// What the router runs with, for running background jobs in a test.
+    pub state: AppState,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -75,8 +77,9 @@ impl TestApp {
             // Tests talk plain http.
             secure_cookies: false,
         };
+        let served_state = state.clone();
         let server = tokio::spawn(async move {
-            let router = build_router(state).into_make_service_with_connect_info::<SocketAddr>();
+            let router = build_router(served_state).into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, router).await
         });
         TestApp {
@@ -87,6 +90,7 @@ impl TestApp {
                 .unwrap(),
             app_db,
             admin_db,
+            state,
             server,
         }
     }
@@ -98,6 +102,16 @@ impl TestApp {
             .send()
             .await
             .expect("request is answered")
+    }
+
+    /// Runs due background jobs one after another until none is due.
+    pub async fn run_jobs(&self) {
+        let (_keep, stop) = tokio::sync::watch::channel(false);
+        while let Some(job) = app::backend::jobs::claim(&self.app_db).await.unwrap() {
+            app::backend::jobs::run_claimed(&self.state, job, &stop)
+                .await
+                .unwrap();
+        }
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

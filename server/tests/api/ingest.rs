@@ -261,9 +261,13 @@ async fn any_sequence_of_batches_keeps_the_latest_version_and_exact_aggregates(
             .await
             .unwrap();
             let mut tenant = TenantTx::begin(&app.app_db, OrgId(org)).await.unwrap();
-            app::backend::ingest::interactions::write(&mut tenant, &records, None)
-                .await
-                .unwrap();
+            app::backend::ingest::interactions::write(
+                &mut tenant,
+                &records,
+                app::backend::ingest::Lineage::default(),
+            )
+            .await
+            .unwrap();
             tenant.commit().await.unwrap();
             for s in batch {
                 let entry = expected.entry(s.external).or_insert((s.customer, s.hour));

@@ -11,10 +11,12 @@ use uuid::Uuid;
 
 use super::super::caller::Caller;
 use super::super::error::{ApiError, FieldError};
+use super::super::quota;
 use super::super::state::AppState;
 use super::super::tenant::TenantTx;
+use super::idempotency;
 use super::interactions::{self, Outcome, Written};
-use super::{catalog, feedback, orders};
+use super::{catalog, feedback, orders, Lineage};
 use sqlx::PgPool;
 
 /// Records one batch may hold.
@@ -37,12 +39,18 @@ pub struct BatchResult {
     pub rejected: Vec<FieldError>,
     /// The batch these rows trace back to.
     pub batch_id: Uuid,
+    /// Set once the organization has used 80 % of its monthly events.
+    pub quota_warning: Option<String>,
 }
 
 /// A kind of record a batch can carry: how it parses and how it is written.
 pub trait Kind: Sized + Send + Sync {
     /// Its name in `import_batches.entity`.
     const ENTITY: &'static str;
+
+    /// Whether its records count against the monthly event quota (SPEC TEN-4): things that
+    /// happen (interactions, orders, reviews), not catalog or stock updates.
+    const COUNTS_AS_EVENTS: bool = false;
 
     fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>>;
 
@@ -60,12 +68,13 @@ pub trait Kind: Sized + Send + Sync {
     fn write(
         tenant: &mut TenantTx,
         records: &[Self],
-        batch_id: Option<Uuid>,
+        lineage: Lineage<'_>,
     ) -> impl std::future::Future<Output = Result<(), ApiError>> + Send;
 }
 
 impl Kind for Interaction {
     const ENTITY: &'static str = "interactions";
+    const COUNTS_AS_EVENTS: bool = true;
 
     fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
         Interaction::parse(record, now)
@@ -76,20 +85,21 @@ impl Kind for Interaction {
         interactions::prepare_months(db, times).await
     }
 
-    async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
-        interactions::write(tenant, records, batch_id).await.map(drop)
+    async fn write(tenant: &mut TenantTx, records: &[Self], lineage: Lineage<'_>) -> Result<(), ApiError> {
+        interactions::write(tenant, records, lineage).await.map(drop)
     }
 }
 
 impl Kind for Order {
     const ENTITY: &'static str = "orders";
+    const COUNTS_AS_EVENTS: bool = true;
 
     fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
         Order::parse(record, now)
     }
 
-    async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
-        orders::write(tenant, records, batch_id).await
+    async fn write(tenant: &mut TenantTx, records: &[Self], lineage: Lineage<'_>) -> Result<(), ApiError> {
+        orders::write(tenant, records, lineage).await
     }
 }
 
@@ -100,20 +110,21 @@ impl Kind for Product {
         Product::parse(record, now)
     }
 
-    async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
-        catalog::write_products(tenant, records, batch_id).await
+    async fn write(tenant: &mut TenantTx, records: &[Self], lineage: Lineage<'_>) -> Result<(), ApiError> {
+        catalog::write_products(tenant, records, lineage).await
     }
 }
 
 impl Kind for Review {
     const ENTITY: &'static str = "reviews";
+    const COUNTS_AS_EVENTS: bool = true;
 
     fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
         Review::parse(record, now)
     }
 
-    async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
-        feedback::write_reviews(tenant, records, batch_id).await
+    async fn write(tenant: &mut TenantTx, records: &[Self], lineage: Lineage<'_>) -> Result<(), ApiError> {
+        feedback::write_reviews(tenant, records, lineage).await
     }
 }
 
@@ -124,8 +135,8 @@ impl Kind for CompetitorPrice {
         CompetitorPrice::parse(record, now)
     }
 
-    async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
-        feedback::write_competitor_prices(tenant, records, batch_id).await
+    async fn write(tenant: &mut TenantTx, records: &[Self], lineage: Lineage<'_>) -> Result<(), ApiError> {
+        feedback::write_competitor_prices(tenant, records, lineage).await
     }
 }
 
@@ -136,8 +147,8 @@ impl Kind for InventoryLevel {
         InventoryLevel::parse(record, now)
     }
 
-    async fn write(tenant: &mut TenantTx, records: &[Self], batch_id: Option<Uuid>) -> Result<(), ApiError> {
-        feedback::write_inventory(tenant, records, batch_id).await
+    async fn write(tenant: &mut TenantTx, records: &[Self], lineage: Lineage<'_>) -> Result<(), ApiError> {
+        feedback::write_inventory(tenant, records, lineage).await
     }
 }
 
@@ -177,6 +188,12 @@ pub async fn ingest<K: Kind>(
         .collect::<std::collections::BTreeSet<_>>()
         .len();
 
+    let events = if K::COUNTS_AS_EVENTS {
+        valid.len() as i64
+    } else {
+        0
+    };
+    let usage = quota::check(&mut caller.tenant, events).await?;
     K::prepare(&state.db, &valid).await?;
     let org_id = caller.tenant.org_id();
     let batch_id: Uuid = sqlx::query_scalar(
@@ -195,21 +212,33 @@ pub async fn ingest<K: Kind>(
     .bind(caller.api_key_id())
     .fetch_one(caller.tenant.conn())
     .await?;
-    K::write(&mut caller.tenant, &valid, Some(batch_id)).await?;
+    K::write(&mut caller.tenant, &valid, Lineage::batch(batch_id)).await?;
+    quota::record(&mut caller.tenant, events).await?;
     caller.tenant.commit().await?;
     Ok(BatchResult {
         accepted: valid.len(),
         rejected,
         batch_id,
+        quota_warning: usage.after(events).warning(),
     })
 }
 
+/// What storing one interaction answered, and whether the quota is nearly used up.
+#[derive(Debug)]
+pub struct SingleResult {
+    pub written: Written,
+    pub quota_warning: Option<String>,
+}
+
 /// Parses and writes one interaction; answers where it is stored and whether it is new.
+/// With an `idempotency_key`, a repeat of the same request answers the first answer, and a
+/// different request with a used key is refused (409).
 pub async fn ingest_interaction(
     state: &AppState,
     mut caller: Caller,
     record: &Value,
-) -> Result<Written, ApiError> {
+    idempotency_key: Option<&str>,
+) -> Result<SingleResult, ApiError> {
     caller
         .require(Permission::Ingest, "interactions.ingested")
         .await?;
@@ -221,10 +250,32 @@ pub async fn ingest_interaction(
                 .collect(),
         )
     })?;
+    let usage = quota::check(&mut caller.tenant, 1).await?;
+    if let Some(key) = idempotency_key {
+        if let Some(earlier) = idempotency::claim(&mut caller.tenant, key, record).await? {
+            return Ok(SingleResult {
+                written: earlier,
+                quota_warning: usage.warning(),
+            });
+        }
+    }
     interactions::prepare_months(&state.db, [parsed.occurred_at]).await?;
-    let written = interactions::write(&mut caller.tenant, std::slice::from_ref(&parsed), None).await?;
+    let written = interactions::write(
+        &mut caller.tenant,
+        std::slice::from_ref(&parsed),
+        Lineage::default(),
+    )
+    .await?[0];
+    let events = i64::from(written.outcome == Outcome::Created);
+    quota::record(&mut caller.tenant, events).await?;
+    if let Some(key) = idempotency_key {
+        idempotency::remember(&mut caller.tenant, key, &written).await?;
+    }
     caller.tenant.commit().await?;
-    Ok(written[0])
+    Ok(SingleResult {
+        written,
+        quota_warning: usage.after(events).warning(),
+    })
 }
 
 impl Written {

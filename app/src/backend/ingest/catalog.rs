@@ -56,8 +56,9 @@ pub async fn ensure_products<'a>(
 pub async fn write_products(
     tenant: &mut TenantTx,
     records: &[Product],
-    batch_id: Option<Uuid>,
+    lineage: super::Lineage<'_>,
 ) -> Result<(), ApiError> {
+    let batch_id = lineage.batch_id;
     let org_id = tenant.org_id();
     let mut last: BTreeMap<String, &Product> = BTreeMap::new();
     for record in records {

@@ -15,8 +15,9 @@ use super::{catalog, customers};
 pub async fn write_reviews(
     tenant: &mut TenantTx,
     records: &[Review],
-    batch_id: Option<Uuid>,
+    lineage: super::Lineage<'_>,
 ) -> Result<(), ApiError> {
+    let batch_id = lineage.batch_id;
     let org_id = tenant.org_id();
     let mut latest: BTreeMap<&str, (usize, &Review)> = BTreeMap::new();
     for (index, record) in records.iter().enumerate() {
@@ -55,7 +56,7 @@ pub async fn write_reviews(
     let reviewed_at: Vec<_> = chosen.iter().map(|(_, r)| r.reviewed_at).collect();
     let marketplace: Vec<Option<&str>> = chosen.iter().map(|(_, r)| r.marketplace.as_deref()).collect();
     let spam: Vec<Option<&str>> = chosen.iter().map(|(_, r)| r.spam_reason()).collect();
-    let line: Vec<i64> = chosen.iter().map(|(i, _)| *i as i64 + 1).collect();
+    let line: Vec<i64> = chosen.iter().map(|(i, _)| lineage.line(*i)).collect();
     sqlx::query(
         "with written as (
              insert into reviews (org_id, external_id, product_id, sku, customer_id, rating, content, reviewed_at,
@@ -97,8 +98,9 @@ pub async fn write_reviews(
 pub async fn write_competitor_prices(
     tenant: &mut TenantTx,
     records: &[CompetitorPrice],
-    batch_id: Option<Uuid>,
+    lineage: super::Lineage<'_>,
 ) -> Result<(), ApiError> {
+    let batch_id = lineage.batch_id;
     let org_id = tenant.org_id();
     let skus: Vec<&str> = records.iter().filter_map(|r| r.sku.as_deref()).collect();
     let product_of = catalog::ensure_products(tenant, skus, batch_id).await?;
@@ -138,8 +140,9 @@ pub async fn write_competitor_prices(
 pub async fn write_inventory(
     tenant: &mut TenantTx,
     records: &[InventoryLevel],
-    batch_id: Option<Uuid>,
+    lineage: super::Lineage<'_>,
 ) -> Result<(), ApiError> {
+    let batch_id = lineage.batch_id;
     let org_id = tenant.org_id();
     // One level per SKU and moment: the last one sent wins.
     let mut last: BTreeMap<(&str, chrono::DateTime<chrono::Utc>), &InventoryLevel> = BTreeMap::new();

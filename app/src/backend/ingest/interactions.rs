@@ -64,8 +64,9 @@ pub async fn prepare_months(
 pub async fn write(
     tenant: &mut TenantTx,
     records: &[Interaction],
-    batch_id: Option<Uuid>,
+    lineage: super::Lineage<'_>,
 ) -> Result<Vec<Written>, ApiError> {
+    let batch_id = lineage.batch_id;
     let org_id = tenant.org_id();
     // The latest version of each external id in this batch.
     let mut latest: HashMap<&str, usize> = HashMap::new();
@@ -211,7 +212,7 @@ pub async fn write(
             event_type.push(record.event_type.as_str());
             content.push(record.content.as_deref());
             metadata.push(serde_json::Value::Object(record.metadata.clone()));
-            line.push(index as i64 + 1);
+            line.push(lineage.line(index));
         }
         sqlx::query(
             "with new as (

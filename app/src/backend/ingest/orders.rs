@@ -12,8 +12,13 @@ use super::super::error::ApiError;
 use super::super::tenant::TenantTx;
 use super::{catalog, customers};
 
-/// Writes `records` with lineage `batch_id`; an external id sent twice keeps its latest version.
-pub async fn write(tenant: &mut TenantTx, records: &[Order], batch_id: Option<Uuid>) -> Result<(), ApiError> {
+/// Writes `records` with their `lineage`; an external id sent twice keeps its latest version.
+pub async fn write(
+    tenant: &mut TenantTx,
+    records: &[Order],
+    lineage: super::Lineage<'_>,
+) -> Result<(), ApiError> {
+    let batch_id = lineage.batch_id;
     let org_id = tenant.org_id();
     let mut latest: BTreeMap<&str, (usize, &Order)> = BTreeMap::new();
     for (index, record) in records.iter().enumerate() {
@@ -60,7 +65,7 @@ pub async fn write(tenant: &mut TenantTx, records: &[Order], batch_id: Option<Uu
         .iter()
         .map(|(_, o)| o.channel.map(|c| c.as_str()))
         .collect();
-    let line: Vec<i64> = chosen.iter().map(|(i, _)| *i as i64 + 1).collect();
+    let line: Vec<i64> = chosen.iter().map(|(i, _)| lineage.line(*i)).collect();
     // Rows written now (new, or replacing an older or equal version); older resends skip.
     let written: Vec<(Uuid, String)> = sqlx::query_as(
         "insert into orders (org_id, external_id, customer_id, ordered_at, status, currency, total, payment_method,

@@ -1,0 +1,137 @@
+//! CSV imports (SPEC ING-5): `POST /api/v1/imports?entity=…` with the file as the body → 202
+//! `{import_id}`; `GET /api/v1/imports/{id}` for progress; `GET /api/v1/imports/{id}/errors.csv`
+//! for every rejected row. The work happens in `app::backend::ingest::imports` and the job
+//! worker.
+
+use std::collections::HashMap;
+
+use app::backend::ingest::imports::{self, Entity, ImportStatus, RowError, Upload};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::stream;
+use uuid::Uuid;
+
+use super::extract::Caller;
+use crate::error::{ApiError, FieldError};
+use crate::startup::AppState;
+
+/// Content types a CSV file arrives with (browsers label `.csv` files inconsistently).
+const CSV_TYPES: [&str; 5] = [
+    "text/csv",
+    "application/csv",
+    "text/plain",
+    "application/vnd.ms-excel",
+    "application/octet-stream",
+];
+
+/// Rows of the error report read per query.
+const ERROR_PAGE: i64 = 5_000;
+
+pub async fn start(
+    caller: Caller,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    if !content_type.as_deref().is_some_and(|t| CSV_TYPES.contains(&t)) {
+        return Err(ApiError::UnsupportedMediaType(
+            "send the CSV file as the request body with Content-Type: text/csv".into(),
+        ));
+    }
+    let params: HashMap<String, String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let entity_name = params.get("entity").map(String::as_str).unwrap_or("");
+    let entity = Entity::parse(entity_name).ok_or_else(|| {
+        let names: Vec<&str> = Entity::ALL.iter().map(|e| e.name()).collect();
+        ApiError::Validation(vec![FieldError::new(
+            "entity",
+            if entity_name.is_empty() {
+                "required"
+            } else {
+                "invalid"
+            },
+            format!("one of {}", names.join(", ")),
+        )])
+    })?;
+    let mapping = match params.get("mapping") {
+        None => HashMap::new(),
+        Some(json) => serde_json::from_str(json).map_err(|_| {
+            ApiError::Validation(vec![FieldError::new(
+                "mapping",
+                "invalid",
+                "a JSON object from CSV header to field name, e.g. {\"Order ID\":\"external_id\"}",
+            )])
+        })?,
+    };
+    let upload = Upload {
+        file_name: params.get("file_name").cloned(),
+        mapping,
+    };
+    let id = imports::start(caller, entity, upload, body).await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "import_id": id }))))
+}
+
+pub async fn status(caller: Caller, Path(id): Path<Uuid>) -> Result<Json<ImportStatus>, ApiError> {
+    Ok(Json(imports::status(caller, id).await?))
+}
+
+/// Every rejected row as CSV (`line,field,code,message`), streamed page by page.
+pub async fn errors_csv(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let org_id = caller.tenant.org_id();
+    imports::status(caller, id).await?;
+    let header = Bytes::from_static(b"line,field,code,message\n");
+    let pages = stream::unfold(Some(None::<(i64, String)>), move |after| {
+        let db = state.db.clone();
+        async move {
+            let after = after?;
+            let page = match imports::errors_page(&db, org_id, id, after, ERROR_PAGE).await {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::error!(%error, import_id = %id, "could not read an import's errors");
+                    return Some((Err(std::io::Error::other("could not read the errors")), None));
+                }
+            };
+            let next = (page.len() as i64 == ERROR_PAGE)
+                .then(|| page.last().map(|e| (e.line, e.field.clone())))
+                .flatten();
+            let bytes = csv_rows(&page);
+            Some((Ok(bytes), next.map(Some)))
+        }
+    });
+    let body = Body::from_stream(stream::StreamExt::chain(
+        stream::once(async { Ok(header) }),
+        pages,
+    ));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"import-{id}-errors.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn csv_rows(page: &[RowError]) -> Bytes {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for e in page {
+        // Writing to memory cannot fail.
+        let _ = writer.write_record([e.line.to_string().as_str(), &e.field, &e.code, &e.message]);
+    }
+    Bytes::from(writer.into_inner().unwrap_or_default())
+}

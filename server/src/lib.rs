@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod database;
+pub mod demo_data;
 pub mod health;
 pub mod seed;
 pub mod settings;

@@ -23,14 +23,34 @@ struct Cli {
     command: Option<Command>,
 }
 
-#[derive(Subcommand, Clone, Copy)]
+#[derive(Subcommand, Clone)]
 enum Command {
     /// Prepare the database and serve the web app and API (the default).
     Serve,
     /// Create the database and roles if needed, apply migrations, and exit.
     Migrate,
-    /// Prepare the database and create or refresh the demo organization and login.
-    SeedDemo,
+    /// Prepare the database, create or refresh the demo organization and login, and fill an
+    /// organization with generated data (only when it has none, unless --replace).
+    SeedDemo(SeedArgs),
+}
+
+#[derive(clap::Args, Clone, Debug)]
+struct SeedArgs {
+    /// The organization to fill (the demo organization unless another slug is given).
+    #[arg(long, default_value = seed::DEMO_ORG_SLUG)]
+    org: String,
+    /// How many customers to generate (about 60 interactions each over a year).
+    #[arg(long, default_value_t = 2_000)]
+    customers: usize,
+    /// How many days of history, ending today.
+    #[arg(long, default_value_t = 365)]
+    days: u32,
+    /// The random seed: the same seed, customers and days give the same data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Replace the organization's data even if it already has some.
+    #[arg(long)]
+    replace: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +61,8 @@ enum StartError {
     Database(#[from] database::DatabaseError),
     #[error(transparent)]
     Seed(#[from] seed::SeedError),
+    #[error(transparent)]
+    DemoData(#[from] server::demo_data::DemoDataError),
     #[error(transparent)]
     State(#[from] startup::StateError),
     #[error("could not listen on {addr}: {source}")]
@@ -78,7 +100,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings, started));
+    let outcome = runtime.block_on(run(
+        cli.command.clone().unwrap_or(Command::Serve),
+        settings,
+        started,
+    ));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -95,7 +121,7 @@ async fn run(command: Command, settings: Settings, started: Instant) -> Result<(
 
     match command {
         Command::Migrate => Ok(()),
-        Command::SeedDemo => {
+        Command::SeedDemo(args) => {
             let pool = database::app_pool(db);
             let password = std::env::var("SIGHTLINE_DEMO_PASSWORD")
                 .ok()
@@ -106,6 +132,48 @@ async fn run(command: Command, settings: Settings, started: Instant) -> Result<(
                 organization = login.organization_slug,
                 email = login.email,
                 "demo organization ready"
+            );
+            let admin = server::demo_data::admin_pool(&db.admin)
+                .await
+                .map_err(server::demo_data::DemoDataError::from)?;
+            let has_data: bool = sqlx::query_scalar(
+                "select exists (select 1 from customers c join organizations o on o.id = c.org_id where o.slug = $1)",
+            )
+            .bind(&args.org)
+            .fetch_one(&admin)
+            .await
+            .map_err(server::demo_data::DemoDataError::from)?;
+            if has_data && !args.replace {
+                tracing::info!(
+                    organization = args.org,
+                    "the organization already has data; pass --replace to generate it again"
+                );
+                return Ok(());
+            }
+            let plan = server::demo_data::Plan {
+                customers: args.customers,
+                days: args.days,
+                seed: args.seed,
+                // Up to yesterday: nothing generated lies in the future.
+                until: chrono::Utc::now().date_naive() - chrono::Duration::days(1),
+            };
+            let began = Instant::now();
+            let counts = server::demo_data::generate(&admin, &args.org, plan).await?;
+            let seconds = began.elapsed().as_secs_f64();
+            tracing::info!(
+                organization = args.org,
+                customers = counts.customers,
+                interactions = counts.interactions,
+                orders = counts.orders,
+                order_lines = counts.order_lines,
+                reviews = counts.reviews,
+                products = counts.products,
+                competitor_prices = counts.competitor_prices,
+                inventory_levels = counts.inventory_levels,
+                fraud_orders = counts.fraud_orders,
+                seconds,
+                interactions_per_second = (counts.interactions as f64 / seconds) as u64,
+                "demo data generated"
             );
             Ok(())
         }

@@ -1,9 +1,12 @@
 //! Sightline's user interface: the HTML shell, the router and every page.
 //! Compiled twice: with `ssr` into the server, with `hydrate` into the WASM bundle.
 
+#![recursion_limit = "256"]
+
 pub mod account;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod data;
 mod layout;
 mod pages;
 pub mod settings;
@@ -18,6 +21,7 @@ use leptos_router::{
 };
 
 use account::{AcceptInvitationPage, AppHome, RegisterPage, SignInPage};
+use data::{CustomerPage, CustomersPage, ImportPage, NewInteractionPage, NewOrderPage};
 use layout::Layout;
 use pages::{Landing, NotFound};
 use settings::{ApiKeysPage, AuditLogPage, MembersPage};
@@ -69,6 +73,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/members") view=MembersPage ssr=SsrMode::Async />
                     <Route path=path!("settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                     <Route path=path!("settings/audit-log") view=AuditLogPage ssr=SsrMode::Async />
+                    <Route path=path!("customers") view=CustomersPage ssr=SsrMode::Async />
+                    <Route path=path!("customers/:id") view=CustomerPage ssr=SsrMode::Async />
+                    <Route path=path!("data/interaction") view=NewInteractionPage ssr=SsrMode::Async />
+                    <Route path=path!("data/order") view=NewOrderPage ssr=SsrMode::Async />
+                    <Route path=path!("imports/new") view=ImportPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

@@ -1,7 +1,8 @@
-//! Ingest benchmark (issue: ingestion): loads the same N synthetic interactions two ways on
+//! Ingest benchmark (issue: ingestion): loads the same N synthetic interactions three ways on
 //! one fresh database and prints rows/s for each — `COPY` into the interactions table (the
-//! baseline, as the database owner would) and the batch REST API over HTTP with several
-//! concurrent clients (what merchants use). Run it with `scripts/bench-ingest.sh`.
+//! baseline, as the database owner would), the batch REST API over HTTP with several
+//! concurrent clients, and a CSV import (upload + background job) — then imports N order lines
+//! as CSV. Run it with `scripts/bench-ingest.sh`.
 //!
 //!   BENCH_ROWS=1000000 BENCH_CLIENTS=4 cargo run --release -p server --example bench_ingest
 
@@ -80,6 +81,53 @@ fn record(row: &Row) -> Value {
     value
 }
 
+/// Uploads `file` as a CSV import of `entity` and waits for the job to finish; answers the time
+/// from the first byte sent to the import's end, and the upload's share of it.
+async fn import(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    entity: &str,
+    file: String,
+) -> (Duration, Duration) {
+    let started = Instant::now();
+    let response: Value = http
+        .post(format!("{base}/api/v1/imports?entity={entity}"))
+        .bearer_auth(key)
+        .header("content-type", "text/csv")
+        .body(file)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let uploaded = started.elapsed();
+    let id = response["import_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{response}"))
+        .to_owned();
+    loop {
+        let status: Value = http
+            .get(format!("{base}/api/v1/imports/{id}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        match status["status"].as_str() {
+            Some("succeeded") => {
+                assert_eq!(status["rows_rejected"], 0, "{status}");
+                return (started.elapsed(), uploaded);
+            }
+            Some("failed") => panic!("the import failed: {status}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -109,7 +157,7 @@ async fn main() {
     let key: Value = http
         .post(format!("{base}/api/v1/api-keys"))
         .bearer_auth(session["access_token"].as_str().unwrap())
-        .json(&json!({ "name": "bench", "scopes": ["ingest"] }))
+        .json(&json!({ "name": "bench", "scopes": ["ingest", "read"] }))
         .send()
         .await
         .unwrap()
@@ -213,11 +261,62 @@ async fn main() {
     }
     let api_time = started.elapsed();
     latencies.sort();
+    // CSV: the same rows as a file, uploaded and imported by the server's job worker.
+    let csv_rows = rows(n, "csv");
+    let mut file =
+        String::from("external_id,customer_external_id,occurred_at,channel,event_type,content,metadata\n");
+    for row in &csv_rows {
+        use std::fmt::Write;
+        let content = row.content.as_deref().unwrap_or("");
+        writeln!(
+            file,
+            "{},{},{},{},message,{content},\"{{\"\"source\"\": \"\"bench\"\"}}\"",
+            row.external_id,
+            row.customer,
+            row.occurred_at.to_rfc3339(),
+            row.channel
+        )
+        .unwrap();
+    }
+    let (csv_time, upload_time) = import(&http, &base, &key, "interactions", file).await;
+
+    // Orders as CSV, one row per line: N lines over N/3 orders.
+    let mut orders = String::from("external_id,customer_external_id,ordered_at,currency,total,country,channel,sku,quantity,unit_price\n");
+    let mut rng = Rng(0xDEAD_BEEF_CAFE_F00D);
+    let start = Utc.with_ymd_and_hms(2025, 12, 1, 0, 0, 0).unwrap();
+    let mut line = 0;
+    let mut order = 0;
+    while line < n {
+        let lines = (1 + rng.below(5) as usize).min(n - line);
+        let at = (start + chrono::Duration::seconds(rng.below(330 * 24 * 3600) as i64)).to_rfc3339();
+        let customer = rng.below((n / 20).max(1) as u64);
+        let items: Vec<(u64, u64, u64)> = (0..lines)
+            .map(|_| (rng.below(500), 1 + rng.below(3), 5 + rng.below(95)))
+            .collect();
+        let total: u64 = items.iter().map(|(_, q, p)| q * p).sum();
+        for (sku, quantity, price) in items {
+            use std::fmt::Write;
+            writeln!(
+                orders,
+                "o-{order},cust-{customer},{at},EUR,{total}.00,DE,web,SKU-{sku},{quantity},{price}.00"
+            )
+            .unwrap();
+        }
+        line += lines;
+        order += 1;
+    }
+    let (orders_time, _) = import(&http, &base, &key, "orders", orders).await;
+
     let stored: i64 = sqlx::query_scalar("select count(*) from interactions")
         .fetch_one(&mut admin)
         .await
         .unwrap();
-    assert_eq!(stored as usize, 2 * n, "every row of both loads is stored");
+    assert_eq!(stored as usize, 3 * n, "every row of the three loads is stored");
+    let stored_lines: i64 = sqlx::query_scalar("select count(*) from order_lines")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(stored_lines as usize, n, "every order line is stored");
     let pool = PgPoolOptions::new().connect(&admin_url).await.unwrap();
     let size: String = sqlx::query_scalar(
         "select pg_size_pretty(sum(pg_total_relation_size(c.oid))) from pg_class c
@@ -242,6 +341,17 @@ async fn main() {
     println!(
         "| batch REST API, 1,000 records/request (validation, customers on first sight, idempotency keys, aggregates, scoring queue, lineage) | {api_rate:.0} | {:.2} |",
         api_rate / copy_rate
+    );
+    let csv_rate = n as f64 / csv_time.as_secs_f64();
+    println!(
+        "| CSV import of the same rows (upload {:.1} s + background job; same write path) | {csv_rate:.0} | {:.2} |",
+        upload_time.as_secs_f64(),
+        csv_rate / copy_rate
+    );
+    println!(
+        "| CSV import of {n} order lines ({order} orders), upload to last row | {:.0} lines/s ({:.1} s) | — |",
+        n as f64 / orders_time.as_secs_f64(),
+        orders_time.as_secs_f64()
     );
     println!();
     println!("Batch request latency: p50 {} ms, p95 {} ms, p99 {} ms. Interactions on disk (both loads, with indexes): {size}.", p(0.5), p(0.95), p(0.99));

@@ -179,7 +179,12 @@ const LAST_NAMES: [&str; 16] = [
 ];
 
 /// An aspect of a review and how people praise it, mention it and complain about it.
-type Aspect = (&'static str, [&'static str; 3], [&'static str; 2], [&'static str; 3]);
+type Aspect = (
+    &'static str,
+    [&'static str; 3],
+    [&'static str; 2],
+    [&'static str; 3],
+);
 
 const ASPECTS: [Aspect; 7] = [
     (

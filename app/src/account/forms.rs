@@ -61,6 +61,20 @@ where
                 "name",
                 "scopes",
                 "token",
+                "external_id",
+                "customer_external_id",
+                "occurred_at",
+                "channel",
+                "event_type",
+                "content",
+                "ordered_at",
+                "status",
+                "currency",
+                "total",
+                "country",
+                "sku",
+                "quantity",
+                "unit_price",
             ]
             .iter()
             .filter_map(|f| q.get(&format!("error.{f}")).map(|m| (f.to_string(), m)))

@@ -99,6 +99,8 @@ fn SignedInNav(viewer: Viewer) -> impl IntoView {
     view! {
         <ul class="nav-links">
             <li><A href="/app">"Home"</A></li>
+            <li><A href="/customers">"Customers"</A></li>
+            <li><A href="/imports/new">"Import"</A></li>
             <li><A href="/settings/members">"Settings"</A></li>
         </ul>
         <div class="account">

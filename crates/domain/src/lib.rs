@@ -4,7 +4,6 @@
 //! the edge can rely on an `Email` being an email and a `Slug` being a slug.
 
 pub mod access;
-pub mod csv_rows;
 pub mod email;
 pub mod password;
 pub mod records;

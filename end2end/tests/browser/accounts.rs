@@ -2,36 +2,11 @@
 //! to sign in from a protected page and come back to it; invite someone and let them join.
 //! Each runs twice: hydrated, and with JavaScript off (plain HTML forms).
 
-use playwright_rs::protocol::{Locator, Page, WaitForOptions};
+use playwright_rs::protocol::Page;
 
-use crate::harness::{artifacts_dir, hydrated, BrowserSession, Server};
-
-const PASSWORD: &str = "a long and unusual passphrase";
-
-/// Opens `path` and, with JavaScript on, waits until the page has hydrated so forms are
-/// handled by the app rather than submitted before it is ready.
-async fn open(page: &Page, server: &Server, path: &str, javascript: bool) {
-    page.goto(&server.url(path), None).await.unwrap();
-    if javascript {
-        hydrated(page).await;
-    }
-}
-
-async fn wait_for_path(page: &Page, glob: &str) {
-    page.wait_for_url(glob, None)
-        .await
-        .unwrap_or_else(|e| panic!("expected to reach {glob}, stayed at {}: {e}", page.url()));
-}
-
-/// Waits up to 15 s for `selector` to be shown.
-async fn shown(page: &Page, selector: &str, what: &str) -> Locator {
-    let locator = page.locator(selector);
-    locator
-        .wait_for(WaitForOptions::builder().timeout(15_000.0).build())
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-    locator
-}
+use crate::harness::{
+    artifacts_dir, open, register, shown, text, wait_for_path, BrowserSession, Server, PASSWORD,
+};
 
 /// Has the owner on `page` invite `email` (default role unless given) and answers the link.
 async fn invite(page: &Page, server: &Server, javascript: bool, email: &str, role: Option<&str>) -> String {
@@ -54,25 +29,6 @@ async fn invite(page: &Page, server: &Server, javascript: bool, email: &str, rol
     )
     .await;
     link.inner_text().await.unwrap()
-}
-
-async fn text(page: &Page, selector: &str) -> String {
-    page.locator(selector).inner_text().await.unwrap()
-}
-
-async fn register(page: &Page, server: &Server, javascript: bool, email: &str, organization: &str) {
-    open(page, server, "/register", javascript).await;
-    page.locator("#organization")
-        .fill(organization, None)
-        .await
-        .unwrap();
-    page.locator("#email").fill(email, None).await.unwrap();
-    page.locator("#password").fill(PASSWORD, None).await.unwrap();
-    page.locator("button[type=submit].primary")
-        .click(None)
-        .await
-        .unwrap();
-    wait_for_path(page, "**/app").await;
 }
 
 async fn sign_out(page: &Page) {

@@ -184,3 +184,49 @@ pub async fn hydrated(page: &Page) -> Locator {
         .expect("the WASM hydrates the page within 15 s");
     app
 }
+
+pub const PASSWORD: &str = "a long and unusual passphrase";
+
+/// Opens `path` and, with JavaScript on, waits until the page has hydrated so forms are
+/// handled by the app rather than submitted before it is ready.
+pub async fn open(page: &Page, server: &Server, path: &str, javascript: bool) {
+    page.goto(&server.url(path), None).await.unwrap();
+    if javascript {
+        hydrated(page).await;
+    }
+}
+
+pub async fn wait_for_path(page: &Page, glob: &str) {
+    page.wait_for_url(glob, None)
+        .await
+        .unwrap_or_else(|e| panic!("expected to reach {glob}, stayed at {}: {e}", page.url()));
+}
+
+/// Waits up to 15 s for `selector` to be shown.
+pub async fn shown(page: &Page, selector: &str, what: &str) -> Locator {
+    let locator = page.locator(selector);
+    locator
+        .wait_for(WaitForOptions::builder().timeout(15_000.0).build())
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    locator
+}
+
+pub async fn text(page: &Page, selector: &str) -> String {
+    page.locator(selector).inner_text().await.unwrap()
+}
+
+pub async fn register(page: &Page, server: &Server, javascript: bool, email: &str, organization: &str) {
+    open(page, server, "/register", javascript).await;
+    page.locator("#organization")
+        .fill(organization, None)
+        .await
+        .unwrap();
+    page.locator("#email").fill(email, None).await.unwrap();
+    page.locator("#password").fill(PASSWORD, None).await.unwrap();
+    page.locator("button[type=submit].primary")
+        .click(None)
+        .await
+        .unwrap();
+    wait_for_path(page, "**/app").await;
+}

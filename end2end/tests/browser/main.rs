@@ -3,5 +3,6 @@
 //! WASM bundle first and says where they are (`SIGHTLINE_BIN`, `SIGHTLINE_SITE_ROOT`).
 
 mod accounts;
+mod data;
 mod harness;
 mod shell;

@@ -110,10 +110,12 @@ pub async fn errors_csv(
             Some((Ok(bytes), next.map(Some)))
         }
     });
-    let body = Body::from_stream(stream::StreamExt::chain(
+    // Fused: a body may be polled again after its end (compression does), which a bare
+    // `unfold` forbids.
+    let body = Body::from_stream(stream::StreamExt::fuse(stream::StreamExt::chain(
         stream::once(async { Ok(header) }),
         pages,
-    ));
+    )));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

@@ -83,7 +83,17 @@ fn tenant_rows(org_id: Uuid, owner: Uuid) -> String {
          insert into inventory_levels (org_id, sku, observed_at, on_hand)
              values ('{org_id}', 'S1', now(), 3);
          insert into scoring_queue (org_id, subject, subject_id)
-             values ('{org_id}', 'review', gen_random_uuid());"
+             values ('{org_id}', 'review', gen_random_uuid());
+         insert into jobs (org_id, kind, payload) values ('{org_id}', 'import', '{{}}');
+         insert into dead_jobs (org_id, id, kind, payload, attempts, created_at)
+             values ('{org_id}', gen_random_uuid(), 'import', '{{}}', 3, now());
+         insert into import_chunks (org_id, batch_id, seq, data)
+             values ('{org_id}', md5('{org_id}batch')::uuid, 0, 'a,b');
+         insert into usage_counters (org_id, month, shard, events) values ('{org_id}', '2026-11-01', 0, 5);
+         insert into idempotency_keys (org_id, key, request_hash, response)
+             values ('{org_id}', 'k1', 'h', '{{}}');
+         insert into webhook_secrets (org_id, provider, secret)
+             values ('{org_id}', 'shopify', 'a-secret-of-sixteen-chars');"
     )
 }
 

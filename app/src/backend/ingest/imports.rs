@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use axum::body::Body;
 use chrono::{DateTime, Utc};
-use domain::csv_rows::{Row, RowIssue, RowSplitter, MAX_ROW_BYTES};
+use csv_rows::{Row, RowIssue, RowSplitter, MAX_ROW_BYTES};
 use domain::records::{CompetitorPrice, Interaction, InventoryLevel, IssueCode, Order, Product, Review};
 use domain::Permission;
 use futures_util::StreamExt;
@@ -39,7 +39,7 @@ pub const CHUNK_BYTES: usize = 1024 * 1024;
 pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Rows written per transaction.
-const BATCH_ROWS: usize = 2_000;
+const BATCH_ROWS: usize = 5_000;
 
 /// Columns of an order row that describe one of its lines.
 const LINE_COLUMNS: [&str; 3] = ["sku", "quantity", "unit_price"];

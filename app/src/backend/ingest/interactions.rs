@@ -38,6 +38,12 @@ pub struct Written {
     pub outcome: Outcome,
 }
 
+/// Months whose partition this process has made or found (partitions are never dropped by
+/// the application), so a write asks the database only about months it has not seen.
+/// Keyed by database name, as one process may talk to several (tests do).
+static MONTHS_MADE: std::sync::OnceLock<std::sync::Mutex<BTreeSet<(String, i32, u32)>>> =
+    std::sync::OnceLock::new();
+
 /// Makes sure every month `times` fall in has its partition. Call before `write`, on the
 /// pool (each creation commits at once).
 pub async fn prepare_months(
@@ -45,7 +51,16 @@ pub async fn prepare_months(
     times: impl IntoIterator<Item = DateTime<Utc>>,
 ) -> Result<(), ApiError> {
     let months: BTreeSet<(i32, u32)> = times.into_iter().map(|t| (t.year(), t.month())).collect();
-    for (year, month) in months {
+    let database = db.connect_options().get_database().unwrap_or_default().to_owned();
+    let made = MONTHS_MADE.get_or_init(Default::default);
+    let missing: Vec<(i32, u32)> = {
+        let made = made.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        months
+            .into_iter()
+            .filter(|(y, m)| !made.contains(&(database.clone(), *y, *m)))
+            .collect()
+    };
+    for (year, month) in missing {
         let first_day = chrono::NaiveDate::from_ymd_opt(year, month, 1)
             .expect("a valid month")
             .and_time(chrono::NaiveTime::MIN)
@@ -54,6 +69,9 @@ pub async fn prepare_months(
             .bind(first_day)
             .execute(db)
             .await?;
+        made.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((database.clone(), year, month));
     }
     Ok(())
 }

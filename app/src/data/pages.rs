@@ -1,0 +1,299 @@
+//! Data pages (SPEC UI-5): the customers list and a customer's page, and the forms to add an
+//! interaction or an order by hand. Lists render on the server; forms are real HTML forms
+//! (they work without JavaScript, which shows errors without a reload).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::server_fns::{customer, list_customers, AddInteraction, AddOrder};
+use crate::account::{encode_query_value, feedback, FieldAlert, FormAlert, Protected};
+use crate::ui_error::UiError;
+
+fn load_error(error: UiError) -> AnyView {
+    view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any()
+}
+
+/// Where the data pages link to each other.
+#[component]
+fn DataNav() -> impl IntoView {
+    view! {
+        <nav class="settings-nav" aria-label="Data">
+            <ul>
+                <li><A href="/customers">"Customers"</A></li>
+                <li><A href="/data/interaction">"Add an interaction"</A></li>
+                <li><A href="/data/order">"Add an order"</A></li>
+                <li><A href="/imports/new">"Import a CSV file"</A></li>
+            </ul>
+        </nav>
+    }
+}
+
+#[component]
+pub(super) fn DataFrame(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <Title text=title />
+        <div class="settings">
+            <DataNav />
+            <section class="card">
+                <h1>{title}</h1>
+                {children()}
+            </section>
+        </div>
+    }
+}
+
+#[component]
+pub fn CustomersPage() -> impl IntoView {
+    view! {
+        <Protected>
+            <DataFrame title="Customers">
+                <Customers />
+            </DataFrame>
+        </Protected>
+    }
+}
+
+#[component]
+fn Customers() -> impl IntoView {
+    let query = use_query_map();
+    let search = move || query.with(|q| q.get("q").unwrap_or_default());
+    let page = Resource::new(
+        move || query.with(|q| (q.get("q"), q.get("cursor"))),
+        |(q, cursor)| list_customers(q, cursor),
+    );
+    view! {
+        <form method="get" action="/customers" class="filters" role="search">
+            <label for="customer-search" class="visually-hidden">"Search customers"</label>
+            <input id="customer-search" name="q" type="search" value=search
+                placeholder="Name, email or external id" />
+            <button type="submit" class="button">"Search"</button>
+        </form>
+        <Suspense fallback=|| view! { <p class="loading">"Loading customers…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Err(error) => load_error(error),
+                    Ok(page) if page.rows.is_empty() => view! {
+                        <p class="empty">"No customers yet. "
+                            <A href="/imports/new">"Import a CSV file"</A>", "
+                            <A href="/data/interaction">"add an interaction"</A>
+                            " or send data through the API, and they appear here."</p>
+                    }.into_any(),
+                    Ok(page) => {
+                        let next = page.next_cursor.map(|cursor| {
+                            let q = search();
+                            format!("/customers?q={}&cursor={}", encode_query_value(&q), encode_query_value(&cursor))
+                        });
+                        view! {
+                            <table class="data" aria-label="Customers">
+                                <thead><tr>
+                                    <th>"Customer"</th><th>"Email"</th><th>"Country"</th><th>"Segment"</th>
+                                    <th>"Last seen"</th><th class="number">"Interactions"</th>
+                                    <th class="number">"Orders"</th><th class="number">"Revenue"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {page.rows.into_iter().map(|c| {
+                                        let href = format!("/customers/{}", c.id);
+                                        let label = c.name.clone().unwrap_or_else(|| c.external_id.clone());
+                                        view! {
+                                            <tr data-external-id=c.external_id.clone()>
+                                                <td><A href=href>{label}</A><br /><small>{c.external_id.clone()}</small></td>
+                                                <td>{c.email.clone()}</td>
+                                                <td>{c.country.clone()}</td>
+                                                <td>{c.segment.clone()}</td>
+                                                <td>{c.last_seen.clone()}</td>
+                                                <td class="number">{c.interactions}</td>
+                                                <td class="number">{c.orders}</td>
+                                                <td class="number">{c.revenue.clone()}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            {next.map(|href| view! { <p class="pager"><a href=href rel="next">"Next page →"</a></p> })}
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn CustomerPage() -> impl IntoView {
+    view! {
+        <Protected>
+            <CustomerProfile />
+        </Protected>
+    }
+}
+
+#[component]
+fn CustomerProfile() -> impl IntoView {
+    let params = use_params_map();
+    let found = Resource::new(move || params.with(|p| p.get("id").unwrap_or_default()), customer);
+    view! {
+        <div class="settings">
+            <DataNav />
+            <section class="card">
+                <Suspense fallback=|| view! { <p class="loading">"Loading the customer…"</p> }>
+                    {move || Suspend::new(async move {
+                        match found.await {
+                            Err(error) => view! { <Title text="Customer" /> <h1>"Customer"</h1> {load_error(error)} }.into_any(),
+                            Ok(view) => {
+                                let c = view.customer;
+                                let title = c.name.clone().unwrap_or_else(|| c.external_id.clone());
+                                view! {
+                                    <Title text=title.clone() />
+                                    <h1>{title}</h1>
+                                    <dl class="facts">
+                                        <dt>"External id"</dt><dd>{c.external_id.clone()}</dd>
+                                        <dt>"Email"</dt><dd>{c.email.clone().unwrap_or_else(|| "—".into())}</dd>
+                                        <dt>"Country"</dt><dd>{c.country.clone().unwrap_or_else(|| "—".into())}</dd>
+                                        <dt>"Segment"</dt><dd>{c.segment.clone().unwrap_or_else(|| "—".into())}</dd>
+                                        <dt>"First seen"</dt><dd>{c.first_seen.clone().unwrap_or_else(|| "—".into())}</dd>
+                                        <dt>"Last seen"</dt><dd>{c.last_seen.clone().unwrap_or_else(|| "—".into())}</dd>
+                                        <dt>"Interactions"</dt><dd>{c.interactions}</dd>
+                                        <dt>"Orders"</dt><dd>{c.orders}</dd>
+                                        <dt>"Revenue"</dt><dd>{c.revenue.clone()}</dd>
+                                    </dl>
+                                    <h2>"Timeline"</h2>
+                                    {if view.timeline.is_empty() {
+                                        view! { <p class="empty">"Nothing recorded yet."</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <ol class="timeline" aria-label="Timeline">
+                                                {view.timeline.into_iter().map(|item| view! {
+                                                    <li>
+                                                        <span class="badge">{item.kind}</span>
+                                                        " " <strong>{item.title}</strong>
+                                                        " " <time>{item.at}</time>
+                                                        {item.detail.map(|text| view! { <blockquote>{text}</blockquote> })}
+                                                    </li>
+                                                }).collect_view()}
+                                            </ol>
+                                        }.into_any()
+                                    }}
+                                }.into_any()
+                            }
+                        }
+                    })}
+                </Suspense>
+            </section>
+        </div>
+    }
+}
+
+/// The saved record's confirmation, with a link to look at it.
+#[component]
+fn Saved(message: &'static str, link: Option<(String, &'static str)>) -> impl IntoView {
+    view! {
+        <div class="notice" role="status">
+            <p>{message} " " {link.map(|(href, label)| view! { <A href=href>{label}</A> })}</p>
+        </div>
+    }
+}
+
+const CHANNELS: [&str; 5] = ["web", "mobile", "email", "chat", "phone"];
+
+#[component]
+pub fn NewInteractionPage() -> impl IntoView {
+    let add = ServerAction::<AddInteraction>::new();
+    let feedback = feedback(add.value());
+    let saved = move || {
+        add.value().get().and_then(Result::ok).map(|customer_id| {
+            view! { <Saved message="Interaction saved." link=Some((format!("/customers/{customer_id}"), "View the customer")) /> }
+        })
+    };
+    view! {
+        <Protected>
+            <DataFrame title="Add an interaction">
+                {saved}
+                <ActionForm action=add attr:class="stacked" attr:novalidate=true>
+                    <FormAlert feedback />
+                    <label for="customer_external_id">"Customer (their id in your systems)"</label>
+                    <input id="customer_external_id" name="customer_external_id" required />
+                    <FieldAlert feedback field="customer_external_id" />
+                    <label for="occurred_at">"When (UTC)"</label>
+                    <input id="occurred_at" name="occurred_at" type="datetime-local" required />
+                    <FieldAlert feedback field="occurred_at" />
+                    <label for="channel">"Channel"</label>
+                    <select id="channel" name="channel">
+                        {CHANNELS.iter().map(|c| view! { <option value=*c>{*c}</option> }).collect_view()}
+                    </select>
+                    <FieldAlert feedback field="channel" />
+                    <label for="event_type">"Event type"</label>
+                    <input id="event_type" name="event_type" placeholder="message, page_view, complaint…" required />
+                    <FieldAlert feedback field="event_type" />
+                    <label for="interaction-content">"What was said (required for email, chat and phone)"</label>
+                    <textarea id="interaction-content" name="content" rows="4" aria-describedby="content-error"></textarea>
+                    <FieldAlert feedback field="content" />
+                    <label for="external_id">"Interaction id (optional; one is made if blank)"</label>
+                    <input id="external_id" name="external_id" />
+                    <FieldAlert feedback field="external_id" />
+                    <button type="submit" class="button primary">"Save interaction"</button>
+                </ActionForm>
+            </DataFrame>
+        </Protected>
+    }
+}
+
+const STATUSES: [&str; 5] = ["paid", "pending", "fulfilled", "refunded", "cancelled"];
+
+#[component]
+pub fn NewOrderPage() -> impl IntoView {
+    let add = ServerAction::<AddOrder>::new();
+    let feedback = feedback(add.value());
+    let saved = move || {
+        add.value()
+            .get()
+            .and_then(Result::ok)
+            .map(|_| view! { <Saved message="Order saved." link=Some(("/customers".to_owned(), "See customers")) /> })
+    };
+    view! {
+        <Protected>
+            <DataFrame title="Add an order">
+                {saved}
+                <ActionForm action=add attr:class="stacked" attr:novalidate=true>
+                    <FormAlert feedback />
+                    <label for="customer_external_id">"Customer (their id in your systems)"</label>
+                    <input id="customer_external_id" name="customer_external_id" required />
+                    <FieldAlert feedback field="customer_external_id" />
+                    <label for="ordered_at">"Ordered at (UTC)"</label>
+                    <input id="ordered_at" name="ordered_at" type="datetime-local" required />
+                    <FieldAlert feedback field="ordered_at" />
+                    <label for="status">"Status"</label>
+                    <select id="status" name="status">
+                        {STATUSES.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
+                    </select>
+                    <label for="currency">"Currency (ISO 4217)"</label>
+                    <input id="currency" name="currency" value="EUR" maxlength="3" required />
+                    <FieldAlert feedback field="currency" />
+                    <label for="total">"Total"</label>
+                    <input id="total" name="total" inputmode="decimal" required />
+                    <FieldAlert feedback field="total" />
+                    <label for="country">"Country (ISO 3166 code, optional)"</label>
+                    <input id="country" name="country" maxlength="2" />
+                    <FieldAlert feedback field="country" />
+                    <fieldset>
+                        <legend>"Line"</legend>
+                        <label for="sku">"SKU"</label>
+                        <input id="sku" name="sku" required />
+                        <FieldAlert feedback field="sku" />
+                        <label for="quantity">"Quantity"</label>
+                        <input id="quantity" name="quantity" type="number" min="1" value="1" />
+                        <FieldAlert feedback field="quantity" />
+                        <label for="unit_price">"Unit price"</label>
+                        <input id="unit_price" name="unit_price" inputmode="decimal" required />
+                        <FieldAlert feedback field="unit_price" />
+                    </fieldset>
+                    <label for="external_id">"Order id (optional; one is made if blank)"</label>
+                    <input id="external_id" name="external_id" />
+                    <FieldAlert feedback field="external_id" />
+                    <button type="submit" class="button primary">"Save order"</button>
+                </ActionForm>
+            </DataFrame>
+        </Protected>
+    }
+}

@@ -1,0 +1,243 @@
+//! Server functions behind the data pages: the customers list and page, and the manual entry
+//! forms, going through the same backend (permissions, parsers, write path) as the REST API.
+
+// A server function takes one argument per form field (that is how a plain HTML form
+// arrives), and the client half the macro generates cannot carry an item-level allow.
+#![allow(clippy::too_many_arguments)]
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::ui_error::UiError;
+
+/// A customer as the list shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRow {
+    pub id: String,
+    pub external_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub country: Option<String>,
+    pub segment: Option<String>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub interactions: i64,
+    pub orders: i64,
+    pub revenue: String,
+}
+
+/// A page of customers and the cursor to the next one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomersPage {
+    pub rows: Vec<CustomerRow>,
+    pub next_cursor: Option<String>,
+}
+
+/// One entry of a customer's timeline: an interaction or an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineItem {
+    pub at: String,
+    pub kind: String,
+    pub title: String,
+    pub detail: Option<String>,
+}
+
+/// A customer's page: the profile and the latest interactions and orders, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerView {
+    pub customer: CustomerRow,
+    pub timeline: Vec<TimelineItem>,
+}
+
+#[cfg(feature = "ssr")]
+fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[cfg(feature = "ssr")]
+fn row(c: crate::backend::customers::CustomerSummary) -> CustomerRow {
+    CustomerRow {
+        id: c.id.to_string(),
+        external_id: c.external_id,
+        name: c.name,
+        email: c.email,
+        country: c.country,
+        segment: c.segment,
+        first_seen: c.first_seen_at.map(when),
+        last_seen: c.last_seen_at.map(when),
+        interactions: c.interaction_count,
+        orders: c.order_count,
+        revenue: c.revenue.round_dp(2).to_string(),
+    }
+}
+
+#[server(prefix = "/rpc", endpoint = "customers")]
+pub async fn list_customers(q: Option<String>, cursor: Option<String>) -> Result<CustomersPage, UiError> {
+    use crate::backend::{customers, web};
+    let query = customers::ListQuery {
+        q,
+        limit: Some(25),
+        cursor: cursor.filter(|c| !c.is_empty()),
+    };
+    let (rows, next_cursor) = customers::list(web::caller().await?, &query).await?;
+    Ok(CustomersPage {
+        rows: rows.into_iter().map(row).collect(),
+        next_cursor,
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "customer")]
+pub async fn customer(id: String) -> Result<CustomerView, UiError> {
+    use crate::backend::{customers, web};
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| UiError::NotFound)?;
+    let profile = customers::profile(web::caller().await?, id).await?;
+    let mut timeline: Vec<(chrono::DateTime<chrono::Utc>, TimelineItem)> = profile
+        .interactions
+        .into_iter()
+        .map(|i| {
+            (
+                i.occurred_at,
+                TimelineItem {
+                    at: when(i.occurred_at),
+                    kind: i.channel.clone(),
+                    title: i.event_type.replace('_', " "),
+                    detail: i.content,
+                },
+            )
+        })
+        .chain(profile.orders.into_iter().map(|o| {
+            (
+                o.ordered_at,
+                TimelineItem {
+                    at: when(o.ordered_at),
+                    kind: "order".into(),
+                    title: format!(
+                        "Order {} · {} {} · {}",
+                        o.external_id,
+                        o.total.round_dp(2),
+                        o.currency,
+                        o.status
+                    ),
+                    detail: None,
+                },
+            )
+        }))
+        .collect();
+    timeline.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    Ok(CustomerView {
+        customer: row(profile.customer),
+        timeline: timeline.into_iter().map(|(_, item)| item).collect(),
+    })
+}
+
+/// A `datetime-local` value (no zone; the form says UTC) as RFC 3339; anything else is passed
+/// on unchanged for the record parser to refuse with its usual message.
+#[cfg(feature = "ssr")]
+fn form_time(value: &str) -> String {
+    let value = value.trim();
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(value, format).ok())
+        .map_or_else(|| value.to_owned(), |t| t.and_utc().to_rfc3339())
+}
+
+/// Fields from a form: blank ones are left out, as if not sent.
+#[cfg(feature = "ssr")]
+fn record(fields: &[(&str, Option<String>)]) -> serde_json::Value {
+    serde_json::Value::Object(
+        fields
+            .iter()
+            .filter_map(|(name, value)| {
+                let value = value.as_deref()?.trim();
+                (!value.is_empty()).then(|| (name.to_string(), serde_json::Value::String(value.to_owned())))
+            })
+            .collect(),
+    )
+}
+
+/// A record's id when the form leaves it blank: typed records need none of their own.
+#[cfg(feature = "ssr")]
+fn manual_id(given: Option<String>) -> Option<String> {
+    given
+        .filter(|id| !id.trim().is_empty())
+        .or_else(|| Some(format!("manual-{}", uuid::Uuid::new_v4())))
+}
+
+/// Adds one interaction; answers the customer's id (made on first sight).
+#[server(prefix = "/rpc", endpoint = "add-interaction")]
+pub async fn add_interaction(
+    external_id: Option<String>,
+    customer_external_id: Option<String>,
+    occurred_at: Option<String>,
+    channel: Option<String>,
+    event_type: Option<String>,
+    content: Option<String>,
+) -> Result<String, UiError> {
+    use crate::backend::ingest::batch;
+    use crate::backend::web;
+    let result = async {
+        let value = record(&[
+            ("external_id", manual_id(external_id)),
+            ("customer_external_id", customer_external_id),
+            ("occurred_at", occurred_at.as_deref().map(form_time)),
+            ("channel", channel),
+            ("event_type", event_type),
+            ("content", content),
+        ]);
+        let stored = batch::ingest_interaction(&web::state(), web::caller().await?, &value, None).await?;
+        Ok(stored.written.customer_id.to_string())
+    }
+    .await;
+    web::finish(result)
+}
+
+/// Adds one order with one line; answers the order's external id.
+#[server(prefix = "/rpc", endpoint = "add-order")]
+pub async fn add_order(
+    external_id: Option<String>,
+    customer_external_id: Option<String>,
+    ordered_at: Option<String>,
+    status: Option<String>,
+    currency: Option<String>,
+    total: Option<String>,
+    country: Option<String>,
+    sku: Option<String>,
+    quantity: Option<String>,
+    unit_price: Option<String>,
+) -> Result<String, UiError> {
+    use crate::backend::error::ApiError;
+    use crate::backend::ingest::batch::{self, Mode};
+    use crate::backend::web;
+    let result = async {
+        let external_id = manual_id(external_id);
+        let mut value = record(&[
+            ("external_id", external_id.clone()),
+            ("customer_external_id", customer_external_id),
+            ("ordered_at", ordered_at.as_deref().map(form_time)),
+            ("status", status),
+            ("currency", currency),
+            ("total", total),
+            ("country", country),
+        ]);
+        value["lines"] = serde_json::json!([record(&[
+            ("sku", sku),
+            ("quantity", quantity),
+            ("unit_price", unit_price)
+        ])]);
+        batch::ingest::<domain::records::Order>(&web::state(), web::caller().await?, &[value], Mode::Atomic)
+            .await
+            .map_err(|error| match error {
+                // The form has one line: its fields are named without the `lines[0].` prefix.
+                ApiError::Validation(mut fields) => {
+                    for f in &mut fields {
+                        f.field = f.field.trim_start_matches("lines[0].").to_owned();
+                    }
+                    ApiError::Validation(fields)
+                }
+                other => other,
+            })?;
+        Ok(external_id.unwrap_or_default())
+    }
+    .await;
+    web::finish(result)
+}

@@ -867,33 +867,28 @@ async fn copy(conn: &mut PgConnection, target: &str, text: &str) -> Result<(), s
 }
 
 async fn load(conn: &mut PgConnection, t: &Tables) -> Result<(), sqlx::Error> {
-    copy(
-        conn,
-        "customers (org_id, id, external_id, email, name, country, segment, metadata, batch_id)",
-        &t.customers,
-    )
-    .await?;
-    copy(conn, "interactions (org_id, id, customer_id, external_id, occurred_at, channel, event_type, content, metadata, batch_id)", &t.interactions).await?;
-    copy(
-        conn,
-        "interaction_keys (org_id, external_id, id, occurred_at)",
-        &t.keys,
-    )
-    .await?;
-    copy(conn, "orders (org_id, id, external_id, customer_id, ordered_at, status, currency, total, payment_method, country, region, channel, batch_id)", &t.orders).await?;
-    copy(
-        conn,
-        "order_lines (org_id, order_id, line_no, product_id, sku, quantity, unit_price)",
-        &t.lines,
-    )
-    .await?;
-    copy(conn, "reviews (org_id, id, external_id, product_id, sku, customer_id, rating, content, reviewed_at, marketplace, batch_id)", &t.reviews).await?;
-    copy(
-        conn,
-        "scoring_queue (org_id, subject, subject_id, subject_at)",
-        &t.queue,
-    )
-    .await?;
+    // Parents before children (foreign keys).
+    let tables = [
+        ("customers (org_id, id, external_id, email, name, country, segment, metadata, batch_id)", &t.customers),
+        (
+            "interactions (org_id, id, customer_id, external_id, occurred_at, channel, event_type, content, metadata, batch_id)",
+            &t.interactions,
+        ),
+        ("interaction_keys (org_id, external_id, id, occurred_at)", &t.keys),
+        (
+            "orders (org_id, id, external_id, customer_id, ordered_at, status, currency, total, payment_method, country, region, channel, batch_id)",
+            &t.orders,
+        ),
+        ("order_lines (org_id, order_id, line_no, product_id, sku, quantity, unit_price)", &t.lines),
+        (
+            "reviews (org_id, id, external_id, product_id, sku, customer_id, rating, content, reviewed_at, marketplace, batch_id)",
+            &t.reviews,
+        ),
+        ("scoring_queue (org_id, subject, subject_id, subject_at)", &t.queue),
+    ];
+    for (target, text) in tables {
+        copy(conn, target, text).await?;
+    }
     Ok(())
 }
 

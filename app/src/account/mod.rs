@@ -4,7 +4,7 @@ mod forms;
 mod pages;
 pub mod server_fns;
 
-pub use forms::{encode_query_value, feedback, FieldAlert, FormAlert};
+pub use forms::{encode_query_value, feedback, Feedback, FieldAlert, FormAlert};
 pub use pages::{
     provide_viewer, AcceptInvitationPage, AccountNav, AppHome, Protected, RegisterPage, SignInPage,
     ViewerResource,

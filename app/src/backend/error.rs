@@ -43,6 +43,16 @@ impl FieldError {
         }
     }
 
+    /// Every refused field of one record sent on its own, as the 422 it answers.
+    pub fn invalid_record(issues: Vec<domain::records::FieldIssue>) -> ApiError {
+        ApiError::Validation(
+            issues
+                .into_iter()
+                .map(|i| FieldError::of_record(None, i))
+                .collect(),
+        )
+    }
+
     /// A refused field of a parsed record (`index` within its batch, if any).
     pub fn of_record(index: Option<usize>, issue: domain::records::FieldIssue) -> Self {
         FieldError {

@@ -109,11 +109,7 @@ fn Importer() -> impl IntoView {
         problem.set(None);
         progress.set(None);
         #[cfg(feature = "hydrate")]
-        if let Some(file) = file_input
-            .get()
-            .and_then(|input| input.files())
-            .and_then(|files| files.get(0))
-        {
+        if let Some(file) = browser::chosen_file(file_input) {
             leptos::task::spawn_local(async move {
                 match browser::read_preview(&file).await {
                     Ok(read) => preview.set(Some(read)),
@@ -139,11 +135,7 @@ fn Importer() -> impl IntoView {
         busy.set(true);
         problem.set(None);
         #[cfg(feature = "hydrate")]
-        if let Some(file) = file_input
-            .get()
-            .and_then(|input| input.files())
-            .and_then(|files| files.get(0))
-        {
+        if let Some(file) = browser::chosen_file(file_input) {
             leptos::task::spawn_local(async move {
                 if let Err(message) = browser::upload_and_follow(file, entity, pairs, progress).await {
                     problem.set(Some(message));
@@ -248,6 +240,11 @@ mod browser {
 
     /// Bytes read for the preview.
     const PREVIEW_BYTES: f64 = 64.0 * 1024.0;
+
+    /// The file picked in `input`, if any.
+    pub fn chosen_file(input: NodeRef<leptos::html::Input>) -> Option<File> {
+        input.get()?.files()?.get(0)
+    }
 
     fn text(error: JsValue) -> String {
         error.as_string().unwrap_or_else(|| format!("{error:?}"))

@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::server_fns::{customer, list_customers, AddInteraction, AddOrder};
-use crate::account::{encode_query_value, feedback, FieldAlert, FormAlert, Protected};
+use crate::account::{encode_query_value, feedback, Feedback, FieldAlert, FormAlert, Protected};
 use crate::ui_error::UiError;
 
 fn load_error(error: UiError) -> AnyView {
@@ -195,6 +195,23 @@ fn Saved(message: &'static str, link: Option<(String, &'static str)>) -> impl In
     }
 }
 
+/// A labelled input named like its field, with that field's error beneath it.
+#[component]
+fn Field(
+    id: &'static str,
+    label: &'static str,
+    feedback: Memo<Feedback>,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] value: &'static str,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <input id=id name=id type=kind value=value required=required />
+        <FieldAlert feedback field=id />
+    }
+}
+
 const CHANNELS: [&str; 5] = ["web", "mobile", "email", "chat", "phone"];
 
 #[component]
@@ -212,26 +229,18 @@ pub fn NewInteractionPage() -> impl IntoView {
                 {saved}
                 <ActionForm action=add attr:class="stacked" attr:novalidate=true>
                     <FormAlert feedback />
-                    <label for="customer_external_id">"Customer (their id in your systems)"</label>
-                    <input id="customer_external_id" name="customer_external_id" required />
-                    <FieldAlert feedback field="customer_external_id" />
-                    <label for="occurred_at">"When (UTC)"</label>
-                    <input id="occurred_at" name="occurred_at" type="datetime-local" required />
-                    <FieldAlert feedback field="occurred_at" />
+                    <Field id="customer_external_id" label="Customer (their id in your systems)" feedback required=true />
+                    <Field id="occurred_at" label="When (UTC)" feedback kind="datetime-local" required=true />
                     <label for="channel">"Channel"</label>
                     <select id="channel" name="channel">
                         {CHANNELS.iter().map(|c| view! { <option value=*c>{*c}</option> }).collect_view()}
                     </select>
                     <FieldAlert feedback field="channel" />
-                    <label for="event_type">"Event type"</label>
-                    <input id="event_type" name="event_type" placeholder="message, page_view, complaint…" required />
-                    <FieldAlert feedback field="event_type" />
+                    <Field id="event_type" label="Event type" feedback required=true />
                     <label for="interaction-content">"What was said (required for email, chat and phone)"</label>
                     <textarea id="interaction-content" name="content" rows="4" aria-describedby="content-error"></textarea>
                     <FieldAlert feedback field="content" />
-                    <label for="external_id">"Interaction id (optional; one is made if blank)"</label>
-                    <input id="external_id" name="external_id" />
-                    <FieldAlert feedback field="external_id" />
+                    <Field id="external_id" label="Interaction id (optional; one is made if blank)" feedback  />
                     <button type="submit" class="button primary">"Save interaction"</button>
                 </ActionForm>
             </DataFrame>
@@ -257,40 +266,22 @@ pub fn NewOrderPage() -> impl IntoView {
                 {saved}
                 <ActionForm action=add attr:class="stacked" attr:novalidate=true>
                     <FormAlert feedback />
-                    <label for="customer_external_id">"Customer (their id in your systems)"</label>
-                    <input id="customer_external_id" name="customer_external_id" required />
-                    <FieldAlert feedback field="customer_external_id" />
-                    <label for="ordered_at">"Ordered at (UTC)"</label>
-                    <input id="ordered_at" name="ordered_at" type="datetime-local" required />
-                    <FieldAlert feedback field="ordered_at" />
+                    <Field id="customer_external_id" label="Customer (their id in your systems)" feedback required=true />
+                    <Field id="ordered_at" label="Ordered at (UTC)" feedback kind="datetime-local" required=true />
                     <label for="status">"Status"</label>
                     <select id="status" name="status">
                         {STATUSES.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
                     </select>
-                    <label for="currency">"Currency (ISO 4217)"</label>
-                    <input id="currency" name="currency" value="EUR" maxlength="3" required />
-                    <FieldAlert feedback field="currency" />
-                    <label for="total">"Total"</label>
-                    <input id="total" name="total" inputmode="decimal" required />
-                    <FieldAlert feedback field="total" />
-                    <label for="country">"Country (ISO 3166 code, optional)"</label>
-                    <input id="country" name="country" maxlength="2" />
-                    <FieldAlert feedback field="country" />
+                    <Field id="currency" label="Currency (ISO 4217)" feedback value="EUR" required=true />
+                    <Field id="total" label="Total" feedback required=true />
+                    <Field id="country" label="Country (ISO 3166 code, optional)" feedback  />
                     <fieldset>
                         <legend>"Line"</legend>
-                        <label for="sku">"SKU"</label>
-                        <input id="sku" name="sku" required />
-                        <FieldAlert feedback field="sku" />
-                        <label for="quantity">"Quantity"</label>
-                        <input id="quantity" name="quantity" type="number" min="1" value="1" />
-                        <FieldAlert feedback field="quantity" />
-                        <label for="unit_price">"Unit price"</label>
-                        <input id="unit_price" name="unit_price" inputmode="decimal" required />
-                        <FieldAlert feedback field="unit_price" />
+                        <Field id="sku" label="SKU" feedback required=true />
+                        <Field id="quantity" label="Quantity" feedback kind="number" value="1" />
+                        <Field id="unit_price" label="Unit price" feedback required=true />
                     </fieldset>
-                    <label for="external_id">"Order id (optional; one is made if blank)"</label>
-                    <input id="external_id" name="external_id" />
-                    <FieldAlert feedback field="external_id" />
+                    <Field id="external_id" label="Order id (optional; one is made if blank)" feedback  />
                     <button type="submit" class="button primary">"Save order"</button>
                 </ActionForm>
             </DataFrame>

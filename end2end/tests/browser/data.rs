@@ -3,7 +3,7 @@
 //! entry form shows field errors and then saves; the new customer appears in the list and
 //! their page shows the timeline.
 
-use playwright_rs::protocol::FilePayload;
+use playwright_rs::protocol::{FilePayload, Page};
 
 use crate::harness::Server;
 use crate::harness::{artifacts_dir, open, register, shown, text, wait_for_path, BrowserSession};
@@ -96,6 +96,34 @@ async fn a_csv_upload_with_bad_rows_reaches_100_percent_and_reports_the_bad_line
     server.stop().await;
 }
 
+/// Fills the interaction form with a chat from customer `walk-in-7` saying `words`, and sends it.
+async fn send_chat(page: &Page, server: &Server, javascript: bool, words: Option<&str>) {
+    open(page, server, "/data/interaction", javascript).await;
+    page.locator("#customer_external_id")
+        .fill("walk-in-7", None)
+        .await
+        .unwrap();
+    page.locator("#occurred_at")
+        .fill("2026-10-05T14:30", None)
+        .await
+        .unwrap();
+    page.locator("#channel")
+        .select_option("chat", None)
+        .await
+        .unwrap();
+    page.locator("#event_type").fill("question", None).await.unwrap();
+    if let Some(words) = words {
+        page.locator("#interaction-content")
+            .fill(words, None)
+            .await
+            .unwrap();
+    }
+    page.locator("button:has-text(\"Save interaction\")")
+        .click(None)
+        .await
+        .unwrap();
+}
+
 async fn manual_entry(javascript: bool) {
     let server = Server::start().await;
     let browser = BrowserSession::launch().await;
@@ -109,24 +137,7 @@ async fn manual_entry(javascript: bool) {
     )
     .await;
 
-    open(&page, &server, "/data/interaction", javascript).await;
-    page.locator("#customer_external_id")
-        .fill("walk-in-7", None)
-        .await
-        .unwrap();
-    page.locator("#occurred_at")
-        .fill("2026-10-05T14:30", None)
-        .await
-        .unwrap();
-    page.locator("#channel")
-        .select_option("chat", None)
-        .await
-        .unwrap();
-    page.locator("#event_type").fill("question", None).await.unwrap();
-    page.locator("button:has-text(\"Save interaction\")")
-        .click(None)
-        .await
-        .unwrap();
+    send_chat(&page, &server, javascript, None).await;
     let missing = text(&page, "#content-error").await;
     page.screenshot_to_file(
         &artifacts_dir().join(format!("manual-entry-errors-js-{javascript}.png")),
@@ -139,28 +150,7 @@ async fn manual_entry(javascript: bool) {
         "a chat without words is refused beside the field: {missing}"
     );
 
-    open(&page, &server, "/data/interaction", javascript).await;
-    page.locator("#customer_external_id")
-        .fill("walk-in-7", None)
-        .await
-        .unwrap();
-    page.locator("#occurred_at")
-        .fill("2026-10-05T14:30", None)
-        .await
-        .unwrap();
-    page.locator("#channel")
-        .select_option("chat", None)
-        .await
-        .unwrap();
-    page.locator("#event_type").fill("question", None).await.unwrap();
-    page.locator("#interaction-content")
-        .fill("Do you deliver on Sundays?", None)
-        .await
-        .unwrap();
-    page.locator("button:has-text(\"Save interaction\")")
-        .click(None)
-        .await
-        .unwrap();
+    send_chat(&page, &server, javascript, Some("Do you deliver on Sundays?")).await;
     if javascript {
         shown(
             &page,

@@ -242,14 +242,7 @@ pub async fn ingest_interaction(
     caller
         .require(Permission::Ingest, "interactions.ingested")
         .await?;
-    let parsed = Interaction::parse(record, Utc::now()).map_err(|issues| {
-        ApiError::Validation(
-            issues
-                .into_iter()
-                .map(|i| FieldError::of_record(None, i))
-                .collect(),
-        )
-    })?;
+    let parsed = Interaction::parse(record, Utc::now()).map_err(FieldError::invalid_record)?;
     let usage = quota::check(&mut caller.tenant, 1).await?;
     if let Some(key) = idempotency_key {
         if let Some(earlier) = idempotency::claim(&mut caller.tenant, key, record).await? {

@@ -134,14 +134,7 @@ pub async fn receive_order(
     }
     let payload: Value = serde_json::from_slice(body)
         .map_err(|error| ApiError::BadRequest(format!("the body is not JSON: {error}")))?;
-    let order = Order::parse(&order_record(&payload), Utc::now()).map_err(|issues| {
-        ApiError::Validation(
-            issues
-                .into_iter()
-                .map(|i| FieldError::of_record(None, i))
-                .collect(),
-        )
-    })?;
+    let order = Order::parse(&order_record(&payload), Utc::now()).map_err(FieldError::invalid_record)?;
     quota::check(&mut tenant, 1).await?;
     let batch_id: Uuid = sqlx::query_scalar(
         "insert into import_batches

@@ -210,7 +210,6 @@ pub async fn write(
             .collect();
         touched.sort_unstable();
         touched.dedup();
-        customers::lock(tenant, &touched).await?;
         let mut id = Vec::with_capacity(to_insert.len());
         let mut customer = Vec::with_capacity(to_insert.len());
         let mut external_id = Vec::with_capacity(to_insert.len());
@@ -232,7 +231,9 @@ pub async fn write(
             metadata.push(serde_json::Value::Object(record.metadata.clone()));
             line.push(lineage.line(index));
         }
-        sqlx::query(
+        // Rows first; customers are locked only for the short update at the end, so batches
+        // sharing customers overlap for all but that moment.
+        let added: Vec<(Uuid, i64, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
             "with new as (
                  insert into interactions
                      (org_id, id, customer_id, external_id, occurred_at, channel, event_type, content, metadata,
@@ -248,14 +249,7 @@ pub async fn write(
                  insert into scoring_queue (org_id, subject, subject_id, subject_at)
                  select $1, 'interaction', id, occurred_at from new where content is not null
              )
-             update customers c set
-                 interaction_count = c.interaction_count + n.count,
-                 first_seen_at = least(c.first_seen_at, n.first_at),
-                 last_seen_at = greatest(c.last_seen_at, n.last_at),
-                 updated_at = now()
-             from (select customer_id, count(*) as count, min(occurred_at) as first_at, max(occurred_at) as last_at
-                   from new group by customer_id) n
-             where c.org_id = $1 and c.id = n.customer_id",
+             select customer_id, count(*), min(occurred_at), max(occurred_at) from new group by customer_id",
         )
         .bind(org_id)
         .bind(&id)
@@ -268,6 +262,24 @@ pub async fn write(
         .bind(&metadata)
         .bind(batch_id)
         .bind(&line)
+        .fetch_all(tenant.conn())
+        .await?;
+        customers::lock(tenant, &touched).await?;
+        sqlx::query(
+            "update customers c set
+                 interaction_count = c.interaction_count + n.count,
+                 first_seen_at = least(c.first_seen_at, n.first_at),
+                 last_seen_at = greatest(c.last_seen_at, n.last_at),
+                 updated_at = now()
+             from unnest($2::uuid[], $3::bigint[], $4::timestamptz[], $5::timestamptz[])
+                 as n(customer_id, count, first_at, last_at)
+             where c.org_id = $1 and c.id = n.customer_id",
+        )
+        .bind(org_id)
+        .bind(added.iter().map(|a| a.0).collect::<Vec<_>>())
+        .bind(added.iter().map(|a| a.1).collect::<Vec<_>>())
+        .bind(added.iter().map(|a| a.2).collect::<Vec<_>>())
+        .bind(added.iter().map(|a| a.3).collect::<Vec<_>>())
         .execute(tenant.conn())
         .await?;
     }

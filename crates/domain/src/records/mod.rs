@@ -81,6 +81,39 @@ fn channel(reader: &mut Reader<'_>, field: &str, required: bool) -> Option<Chann
     parsed
 }
 
+/// Adds `device: {type, os, browser}` to an interaction's metadata from its `user_agent`
+/// (SPEC ING-7), unless the sender gave a device already: `type` is one of desktop, mobile,
+/// bot, appliance or unknown.
+pub fn enrich_device(metadata: &mut Map<String, Value>) {
+    if metadata.contains_key("device") {
+        return;
+    }
+    let Some(agent) = metadata.get("user_agent").and_then(Value::as_str) else {
+        return;
+    };
+    let Some(found) = woothee::parser::Parser::new().parse(agent) else {
+        return;
+    };
+    let kind = match found.category {
+        "pc" => "desktop",
+        "smartphone" | "mobilephone" => "mobile",
+        "crawler" => "bot",
+        "appliance" => "appliance",
+        _ => "unknown",
+    };
+    let known =
+        |value: &str| (value != "UNKNOWN" && !value.is_empty()).then(|| Value::String(value.to_owned()));
+    let mut device = Map::new();
+    device.insert("type".into(), Value::String(kind.into()));
+    if let Some(os) = known(found.os) {
+        device.insert("os".into(), os);
+    }
+    if let Some(browser) = known(found.name) {
+        device.insert("browser".into(), browser);
+    }
+    metadata.insert("device".into(), Value::Object(device));
+}
+
 /// The lifecycle of an order; refunded and cancelled orders stay, marked (ING-2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -156,7 +189,8 @@ impl Interaction {
                 "required for email, chat and phone interactions",
             );
         }
-        let metadata = r.object("metadata");
+        let mut metadata = r.object("metadata");
+        enrich_device(&mut metadata);
         match (
             external_id,
             customer_external_id,

@@ -266,3 +266,18 @@ fn spam_reviews_are_flagged_with_a_reason_and_ordinary_ones_are_not() {
         assert_eq!(review(text).spam_reason(), expected, "{text}");
     }
 }
+
+#[test]
+fn a_user_agent_adds_the_device_and_a_given_device_stays() {
+    let mut phone = serde_json::json!({ "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1" });
+    let mut desktop = serde_json::json!({ "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36" });
+    let mut given = serde_json::json!({ "user_agent": "curl/8.0", "device": "kiosk" });
+    for value in [&mut phone, &mut desktop, &mut given] {
+        super::enrich_device(value.as_object_mut().unwrap());
+    }
+    assert_eq!(phone["device"]["type"], "mobile");
+    assert_eq!(phone["device"]["os"], "iPhone");
+    assert_eq!(desktop["device"]["type"], "desktop");
+    assert_eq!(desktop["device"]["browser"], "Chrome");
+    assert_eq!(given["device"], "kiosk");
+}

@@ -179,9 +179,9 @@ impl BrowserSession {
 /// Waits until the WASM has hydrated `page` and returns the app root.
 pub async fn hydrated(page: &Page) -> Locator {
     let app = page.locator(".app[data-hydrated=\"true\"]");
-    app.wait_for(WaitForOptions::builder().timeout(15_000.0).build())
+    app.wait_for(WaitForOptions::builder().timeout(30_000.0).build())
         .await
-        .expect("the WASM hydrates the page within 15 s");
+        .expect("the WASM hydrates the page within 30 s");
     app
 }
 
@@ -202,11 +202,11 @@ pub async fn wait_for_path(page: &Page, glob: &str) {
         .unwrap_or_else(|e| panic!("expected to reach {glob}, stayed at {}: {e}", page.url()));
 }
 
-/// Waits up to 15 s for `selector` to be shown.
+/// Waits up to 30 s for `selector` to be shown (CI machines are small and busy).
 pub async fn shown(page: &Page, selector: &str, what: &str) -> Locator {
     let locator = page.locator(selector);
     locator
-        .wait_for(WaitForOptions::builder().timeout(15_000.0).build())
+        .wait_for(WaitForOptions::builder().timeout(30_000.0).build())
         .await
         .unwrap_or_else(|e| panic!("{what}: {e}"));
     locator

@@ -613,3 +613,118 @@ async fn customers_are_searched_paged_and_shown_with_their_timeline_and_only_her
     assert_eq!(denied, 1, "and the attempt is in that organization's audit log");
     assert_eq!(bad_cursor, 422);
 }
+
+/// One generated order: which id, customer, time, status and total, sent when.
+#[derive(Clone, Debug)]
+struct SentOrder {
+    external: u8,
+    customer: u8,
+    hour: u16,
+    refunded: bool,
+    cents: u32,
+}
+
+/// 48 generated sequences of order batches, interleaved with interactions (ids and customers
+/// repeating, resent with earlier and later versions, a later version refunding or moving to
+/// another customer) leave customer aggregates equal to a recomputation from the rows.
+#[sqlx::test(migrations = false)]
+async fn any_sequence_of_order_batches_keeps_exact_customer_aggregates(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let mut runner = TestRunner::new(Config {
+        cases: 48,
+        ..Config::default()
+    });
+    let order = (0u8..8, 0u8..4, 0u16..2000, any::<bool>(), 100u32..100_000).prop_map(
+        |(external, customer, hour, refunded, cents)| SentOrder {
+            external,
+            customer,
+            hour,
+            refunded,
+            cents,
+        },
+    );
+    let strategy = proptest::collection::vec(
+        (
+            proptest::collection::vec(order, 1..10),
+            proptest::collection::vec(0u8..4, 0..4),
+        ),
+        1..6,
+    );
+    for case in 0..48 {
+        let batches = strategy.new_tree(&mut runner).unwrap().current();
+        let org: Uuid =
+            sqlx::query_scalar("insert into organizations (slug, name) values ($1, 'x') returning id")
+                .bind(format!("orders-{case}"))
+                .fetch_one(&app.admin_db)
+                .await
+                .unwrap();
+        for (n, (orders, visitors)) in batches.iter().enumerate() {
+            let records: Vec<domain::records::Order> = orders
+                .iter()
+                .map(|s| {
+                    let record = json!({ "external_id": format!("o{}", s.external), "customer_external_id": format!("c{}", s.customer),
+                        "ordered_at": (base() + Duration::hours(i64::from(s.hour))).to_rfc3339(),
+                        "status": if s.refunded { "refunded" } else { "paid" }, "currency": "EUR",
+                        "total": format!("{}.{:02}", s.cents / 100, s.cents % 100),
+                        "lines": [{ "sku": "A-1", "quantity": 1, "unit_price": "1.00" }] });
+                    domain::records::Order::parse(&record, Utc::now()).unwrap()
+                })
+                .collect();
+            let visits: Vec<domain::records::Interaction> = visitors
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let record = json!({ "external_id": format!("v{n}-{i}"), "customer_external_id": format!("c{c}"),
+                        "occurred_at": (base() + Duration::hours(i64::from(*c) * 100 + n as i64)).to_rfc3339(),
+                        "channel": "web", "event_type": "view" });
+                    domain::records::Interaction::parse(&record, Utc::now()).unwrap()
+                })
+                .collect();
+            app::backend::ingest::interactions::prepare_months(
+                &app.app_db,
+                visits.iter().map(|r| r.occurred_at),
+            )
+            .await
+            .unwrap();
+            let mut tenant = TenantTx::begin(&app.app_db, OrgId(org)).await.unwrap();
+            app::backend::ingest::orders::write(
+                &mut tenant,
+                &records,
+                app::backend::ingest::Lineage::default(),
+            )
+            .await
+            .unwrap();
+            app::backend::ingest::interactions::write(
+                &mut tenant,
+                &visits,
+                app::backend::ingest::Lineage::default(),
+            )
+            .await
+            .unwrap();
+            tenant.commit().await.unwrap();
+        }
+        let drift: i64 = sqlx::query_scalar(
+            "select count(*) from customers c
+             left join lateral (select count(*) as n, min(occurred_at) as first_at, max(occurred_at) as last_at
+                                from interactions i where i.org_id = c.org_id and i.customer_id = c.id) i on true
+             left join lateral (select count(*) filter (where status not in ('refunded', 'cancelled')) as n,
+                                       coalesce(sum(total) filter (where status not in ('refunded', 'cancelled')), 0) as revenue,
+                                       min(ordered_at) as first_at, max(ordered_at) as last_at
+                                from orders o where o.org_id = c.org_id and o.customer_id = c.id) o on true
+             where c.org_id = $1 and (c.order_count <> o.n or c.revenue <> o.revenue or c.interaction_count <> i.n
+                   or c.first_seen_at is distinct from least(i.first_at, o.first_at)
+                   or c.last_seen_at is distinct from greatest(i.last_at, o.last_at))",
+        )
+        .bind(org)
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+        assert_eq!(
+            drift, 0,
+            "case {case}: aggregates equal a recomputation: {batches:?}"
+        );
+    }
+}

@@ -81,6 +81,11 @@ fn record(row: &Row) -> Value {
     value
 }
 
+/// Sends `request` and reads the JSON answer (the benchmark stops on any failure).
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// Uploads `file` as a CSV import of `entity` and waits for the job to finish; answers the time
 /// from the first byte sent to the import's end, and the upload's share of it.
 async fn import(
@@ -91,32 +96,20 @@ async fn import(
     file: String,
 ) -> (Duration, Duration) {
     let started = Instant::now();
-    let response: Value = http
-        .post(format!("{base}/api/v1/imports?entity={entity}"))
-        .bearer_auth(key)
-        .header("content-type", "text/csv")
-        .body(file)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let response: Value = json_of(
+        http.post(format!("{base}/api/v1/imports?entity={entity}"))
+            .bearer_auth(key)
+            .header("content-type", "text/csv")
+            .body(file),
+    )
+    .await;
     let uploaded = started.elapsed();
     let id = response["import_id"]
         .as_str()
         .unwrap_or_else(|| panic!("{response}"))
         .to_owned();
     loop {
-        let status: Value = http
-            .get(format!("{base}/api/v1/imports/{id}"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status: Value = json_of(http.get(format!("{base}/api/v1/imports/{id}")).bearer_auth(key)).await;
         match status["status"].as_str() {
             Some("succeeded") => {
                 assert_eq!(status["rows_rejected"], 0, "{status}");
@@ -145,25 +138,18 @@ async fn main() {
     let http = reqwest::Client::new();
 
     // An organization and an ingest key through the API, as a merchant would.
-    let session: Value = http
+    let session: Value = json_of(
+        http
         .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({ "email": "bench@example.com", "password": "a long and unusual passphrase", "organization": "Bench" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key: Value = http
-        .post(format!("{base}/api/v1/api-keys"))
-        .bearer_auth(session["access_token"].as_str().unwrap())
-        .json(&json!({ "name": "bench", "scopes": ["ingest", "read"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json(&json!({ "email": "bench@example.com", "password": "a long and unusual passphrase", "organization": "Bench" })),
+    )
+    .await;
+    let key: Value = json_of(
+        http.post(format!("{base}/api/v1/api-keys"))
+            .bearer_auth(session["access_token"].as_str().unwrap())
+            .json(&json!({ "name": "bench", "scopes": ["ingest", "read"] })),
+    )
+    .await;
     let key = key["key"].as_str().unwrap().to_owned();
 
     // Baseline: COPY into a second organization, customers made first (untimed).

@@ -711,6 +711,16 @@ fn write_review(
     t.counts.reviews += 1;
 }
 
+/// Whether the organization `slug` has any customers yet (the demo is filled only once).
+pub async fn has_data(admin: &PgPool, slug: &str) -> Result<bool, DemoDataError> {
+    Ok(sqlx::query_scalar(
+        "select exists (select 1 from customers c join organizations o on o.id = c.org_id where o.slug = $1)",
+    )
+    .bind(slug)
+    .fetch_one(admin)
+    .await?)
+}
+
 /// Generates and loads the plan into the organization `slug`, replacing its commerce data.
 pub async fn generate(admin: &PgPool, slug: &str, plan: Plan) -> Result<Counts, DemoDataError> {
     if plan.customers == 0 || plan.days == 0 {

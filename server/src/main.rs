@@ -136,13 +136,7 @@ async fn run(command: Command, settings: Settings, started: Instant) -> Result<(
             let admin = server::demo_data::admin_pool(&db.admin)
                 .await
                 .map_err(server::demo_data::DemoDataError::from)?;
-            let has_data: bool = sqlx::query_scalar(
-                "select exists (select 1 from customers c join organizations o on o.id = c.org_id where o.slug = $1)",
-            )
-            .bind(&args.org)
-            .fetch_one(&admin)
-            .await
-            .map_err(server::demo_data::DemoDataError::from)?;
+            let has_data = server::demo_data::has_data(&admin, &args.org).await?;
             if has_data && !args.replace {
                 tracing::info!(
                     organization = args.org,

@@ -53,32 +53,12 @@ where
         }
         query.with(|q| Feedback {
             general: q.get("error"),
-            fields: [
-                "email",
-                "password",
-                "organization",
-                "role",
-                "name",
-                "scopes",
-                "token",
-                "external_id",
-                "customer_external_id",
-                "occurred_at",
-                "channel",
-                "event_type",
-                "content",
-                "ordered_at",
-                "status",
-                "currency",
-                "total",
-                "country",
-                "sku",
-                "quantity",
-                "unit_price",
-            ]
-            .iter()
-            .filter_map(|f| q.get(&format!("error.{f}")).map(|m| (f.to_string(), m)))
-            .collect(),
+            fields: q
+                .into_iter()
+                .filter_map(|(key, message)| {
+                    Some((key.strip_prefix("error.")?.to_owned(), message.to_owned()))
+                })
+                .collect(),
         })
     })
 }

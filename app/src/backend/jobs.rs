@@ -78,7 +78,7 @@ pub struct Claimed {
 }
 
 impl Claimed {
-    fn org(&self) -> OrgId {
+    pub fn org(&self) -> OrgId {
         OrgId(self.org_id)
     }
 }
@@ -219,11 +219,19 @@ pub async fn run_claimed(
         outcome = work => outcome,
         never = renewals => never,
     };
-    if settle(&state.db, &job, &outcome).await? && job.kind == "import" {
+    if settle(&state.db, &job, &outcome).await? {
         let reason = outcome.err().map(|e| e.to_string()).unwrap_or_default();
-        imports::mark_failed(&state.db, job.org(), &job, &reason).await?;
+        bury(state, &job, &reason).await?;
     }
     Ok(())
+}
+
+/// Tells a dead job's subject that it will not be done (an import shows as failed).
+async fn bury(state: &AppState, job: &Claimed, reason: &str) -> Result<(), sqlx::Error> {
+    match job.kind.as_str() {
+        "import" => imports::mark_failed(&state.db, job, reason).await,
+        _ => Ok(()),
+    }
 }
 
 /// Claims and runs jobs one at a time until `stop` turns true; a job in progress is asked to

@@ -7,13 +7,13 @@
 //! saying what is missing — never a silent guess.
 
 //pub mod anomaly;
-//pub mod basket;
-//pub mod churn;
+pub mod basket;
+pub mod churn;
 pub mod clv;
 //pub mod cohorts;
 pub mod forecast;
 //pub mod funnel;
-//pub mod metrics;
+pub mod metrics;
 mod optimise;
 //pub mod revenue;
 //pub mod rfm;

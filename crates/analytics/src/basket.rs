@@ -25,7 +25,12 @@ pub struct BasketSettings {
 
 impl Default for BasketSettings {
     fn default() -> Self {
-        BasketSettings { min_support: 0.005, min_confidence: 0.0, min_lift: 1.0, max_len: None }
+        BasketSettings {
+            min_support: 0.005,
+            min_confidence: 0.0,
+            min_lift: 1.0,
+            max_len: None,
+        }
     }
 }
 
@@ -70,8 +75,13 @@ pub fn mine(baskets: &[Vec<String>], settings: BasketSettings) -> Analysis<Baske
     }
     let min_count = ((settings.min_support * n as f64) - 1e-9).ceil().max(1.0) as usize;
     // Item names in order, and the sorted basket numbers containing each.
-    let names: Vec<String> =
-        baskets.iter().flatten().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+    let names: Vec<String> = baskets
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
     let mut occurrences: Vec<Vec<u32>> = vec![Vec::new(); names.len()];
     for (b, basket) in baskets.iter().enumerate() {
@@ -89,9 +99,17 @@ pub fn mine(baskets: &[Vec<String>], settings: BasketSettings) -> Analysis<Baske
         .map(|(i, baskets)| (vec![i], baskets))
         .collect();
     let mut found: Vec<(Vec<usize>, usize)> = Vec::new();
-    extend(&frequent, min_count, settings.max_len.unwrap_or(usize::MAX), &mut found);
+    extend(
+        &frequent,
+        min_count,
+        settings.max_len.unwrap_or(usize::MAX),
+        &mut found,
+    );
 
-    let counts: HashMap<&[usize], usize> = found.iter().map(|(items, count)| (items.as_slice(), *count)).collect();
+    let counts: HashMap<&[usize], usize> = found
+        .iter()
+        .map(|(items, count)| (items.as_slice(), *count))
+        .collect();
     let support = |count: usize| count as f64 / n as f64;
     let mut rules = Vec::new();
     for (items, count) in found.iter().filter(|(items, _)| items.len() >= 2) {
@@ -101,7 +119,11 @@ pub fn mine(baskets: &[Vec<String>], settings: BasketSettings) -> Analysis<Baske
                 let mut a = Vec::new();
                 let mut c = Vec::new();
                 for (bit, item) in items.iter().enumerate() {
-                    if mask & (1 << bit) != 0 { a.push(*item) } else { c.push(*item) }
+                    if mask & (1 << bit) != 0 {
+                        a.push(*item)
+                    } else {
+                        c.push(*item)
+                    }
                 }
                 (a, c)
             };
@@ -121,7 +143,12 @@ pub fn mine(baskets: &[Vec<String>], settings: BasketSettings) -> Analysis<Baske
             }
         }
     }
-    rules.sort_by(|a, b| b.lift.total_cmp(&a.lift).then(b.confidence.total_cmp(&a.confidence)).then_with(|| a.antecedent.cmp(&b.antecedent)));
+    rules.sort_by(|a, b| {
+        b.lift
+            .total_cmp(&a.lift)
+            .then(b.confidence.total_cmp(&a.confidence))
+            .then_with(|| a.antecedent.cmp(&b.antecedent))
+    });
     let mut itemsets: Vec<Itemset> = found
         .into_iter()
         .map(|(items, count)| Itemset {
@@ -131,11 +158,21 @@ pub fn mine(baskets: &[Vec<String>], settings: BasketSettings) -> Analysis<Baske
         })
         .collect();
     itemsets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.items.cmp(&b.items)));
-    Analysis::Ready(Basket { sample: Sample::new(n), settings, itemsets, rules })
+    Analysis::Ready(Basket {
+        sample: Sample::new(n),
+        settings,
+        itemsets,
+        rules,
+    })
 }
 
 /// Depth-first: each frequent itemset is extended by the later items of its class.
-fn extend(class: &[(Vec<usize>, Vec<u32>)], min_count: usize, max_len: usize, found: &mut Vec<(Vec<usize>, usize)>) {
+fn extend(
+    class: &[(Vec<usize>, Vec<u32>)],
+    min_count: usize,
+    max_len: usize,
+    found: &mut Vec<(Vec<usize>, usize)>,
+) {
     for (i, (items, baskets)) in class.iter().enumerate() {
         found.push((items.clone(), baskets.len()));
         if items.len() >= max_len {
@@ -192,8 +229,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn baskets_strategy() -> impl Strategy<Value = Vec<Vec<String>>> {
-        prop::collection::vec(prop::collection::vec(0u8..8, 1..5), 2..60)
-            .prop_map(|bs| bs.into_iter().map(|b| b.into_iter().map(|i| format!("i{i}")).collect()).collect())
+        prop::collection::vec(prop::collection::vec(0u8..8, 1..5), 2..60).prop_map(|bs| {
+            bs.into_iter()
+                .map(|b| b.into_iter().map(|i| format!("i{i}")).collect())
+                .collect()
+        })
     }
 
     proptest! {

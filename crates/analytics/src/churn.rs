@@ -38,10 +38,19 @@ impl Column {
 
     /// A column from text cells: numeric when every cell parses as a number.
     pub fn from_text(name: &str, cells: Vec<String>) -> Column {
-        let numbers: Option<Vec<f64>> = cells.iter().map(|c| c.trim().parse::<f64>().ok().filter(|v| v.is_finite())).collect();
+        let numbers: Option<Vec<f64>> = cells
+            .iter()
+            .map(|c| c.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
+            .collect();
         match numbers {
-            Some(values) => Column::Numeric { name: name.to_string(), values },
-            None => Column::Categorical { name: name.to_string(), values: cells },
+            Some(values) => Column::Numeric {
+                name: name.to_string(),
+                values,
+            },
+            None => Column::Categorical {
+                name: name.to_string(),
+                values: cells,
+            },
         }
     }
 }
@@ -50,9 +59,18 @@ impl Column {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Encoded {
-    Numeric { column: String, mean: f64, sd: f64 },
+    Numeric {
+        column: String,
+        mean: f64,
+        sd: f64,
+    },
     /// 1 when the column has this value.
-    Level { column: String, level: String, share: f64, sd: f64 },
+    Level {
+        column: String,
+        level: String,
+        share: f64,
+        sd: f64,
+    },
 }
 
 impl Encoded {
@@ -134,7 +152,11 @@ impl ChurnModel {
             );
         }
         if columns.iter().any(|c| c.len() != churned.len()) {
-            return Analysis::insufficient("one value per customer in every column", 0, "check the input table");
+            return Analysis::insufficient(
+                "one value per customer in every column",
+                0,
+                "check the input table",
+            );
         }
         let inputs = encode(columns);
         let x = design(&inputs, columns);
@@ -151,7 +173,11 @@ impl ChurnModel {
                 base_rate: positives as f64 / churned.len() as f64,
                 fitted,
             }),
-            Err(error) => Analysis::insufficient(format!("data a logistic model can fit ({error})"), churned.len(), "check for constant or empty columns"),
+            Err(error) => Analysis::insufficient(
+                format!("data a logistic model can fit ({error})"),
+                churned.len(),
+                "check for constant or empty columns",
+            ),
         }
     }
 
@@ -161,7 +187,10 @@ impl ChurnModel {
             .inputs
             .iter()
             .zip(self.churn_weights())
-            .map(|(input, weight)| Weight { feature: input.label(), weight })
+            .map(|(input, weight)| Weight {
+                feature: input.label(),
+                weight,
+            })
             .collect();
         weights.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
         weights
@@ -176,12 +205,20 @@ impl ChurnModel {
     /// and the weights into weights towards churn.
     fn churn_probabilities(&self, x: &Array2<f64>) -> Array1<f64> {
         let p = self.fitted.predict_probabilities(x);
-        if self.fitted.labels().pos.class { p } else { p.mapv(|v| 1.0 - v) }
+        if self.fitted.labels().pos.class {
+            p
+        } else {
+            p.mapv(|v| 1.0 - v)
+        }
     }
 
     fn churn_weights(&self) -> Array1<f64> {
         let w = self.fitted.params().clone();
-        if self.fitted.labels().pos.class { w } else { -w }
+        if self.fitted.labels().pos.class {
+            w
+        } else {
+            -w
+        }
     }
 
     /// Scores with reasons for every row of `columns`.
@@ -207,7 +244,11 @@ impl ChurnModel {
                     .collect();
                 reasons.sort_by(|a, b| b.contribution.total_cmp(&a.contribution));
                 reasons.truncate(3);
-                ChurnScore { probability, band: RiskBand::of(probability), reasons }
+                ChurnScore {
+                    probability,
+                    band: RiskBand::of(probability),
+                    reasons,
+                }
             })
             .collect()
     }
@@ -222,7 +263,11 @@ fn encode(columns: &[Column]) -> Vec<Encoded> {
                 let mean = values.iter().sum::<f64>() / n;
                 let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
                 if sd > 0.0 {
-                    inputs.push(Encoded::Numeric { column: name.clone(), mean, sd });
+                    inputs.push(Encoded::Numeric {
+                        column: name.clone(),
+                        mean,
+                        sd,
+                    });
                 }
             }
             Column::Categorical { name, values } => {
@@ -234,7 +279,12 @@ fn encode(columns: &[Column]) -> Vec<Encoded> {
                     let share = values.iter().filter(|v| *v == level).count() as f64 / n;
                     let sd = (share * (1.0 - share)).sqrt();
                     if sd > 0.0 {
-                        inputs.push(Encoded::Level { column: name.clone(), level: level.clone(), share, sd });
+                        inputs.push(Encoded::Level {
+                            column: name.clone(),
+                            level: level.clone(),
+                            share,
+                            sd,
+                        });
                     }
                 }
             }
@@ -260,7 +310,12 @@ fn design(inputs: &[Encoded], columns: &[Column]) -> Array2<f64> {
                     }
                 }
             }
-            Encoded::Level { column, level, share, sd } => {
+            Encoded::Level {
+                column,
+                level,
+                share,
+                sd,
+            } => {
                 if let Some(Column::Categorical { values, .. }) = find(columns, column) {
                     for (i, v) in values.iter().enumerate() {
                         x[[i, j]] = (f64::from(u8::from(v == level)) - share) / sd;
@@ -280,16 +335,32 @@ fn explain(input: &Encoded, columns: &[Column], row: usize) -> String {
                 _ => *mean,
             };
             let direction = if value < *mean { "lower" } else { "higher" };
-            format!("{} is {} ({}), {direction} than the typical {}", words(column), short(value), direction_word(value, *mean), short(*mean))
+            format!(
+                "{} is {} ({}), {direction} than the typical {}",
+                words(column),
+                short(value),
+                direction_word(value, *mean),
+                short(*mean)
+            )
         }
-        Encoded::Level { column, level, share, .. } => {
-            format!("{} is \"{level}\" (true of {:.0} % of customers)", words(column), share * 100.0)
+        Encoded::Level {
+            column, level, share, ..
+        } => {
+            format!(
+                "{} is \"{level}\" (true of {:.0} % of customers)",
+                words(column),
+                share * 100.0
+            )
         }
     }
 }
 
 fn direction_word(value: f64, mean: f64) -> &'static str {
-    if value < mean { "below average" } else { "above average" }
+    if value < mean {
+        "below average"
+    } else {
+        "above average"
+    }
 }
 
 fn words(name: &str) -> String {
@@ -297,7 +368,11 @@ fn words(name: &str) -> String {
 }
 
 fn short(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e9 { format!("{value:.0}") } else { format!("{value:.2}") }
+    if value.fract() == 0.0 && value.abs() < 1e9 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
 }
 
 /// What Sightline knows of one customer's behaviour up to a date.
@@ -329,7 +404,12 @@ pub const BEHAVIOUR_FEATURES: [&str; 8] = [
 pub fn behaviour_features(activity: &Activity, as_of: NaiveDate) -> [f64; 8] {
     let days_before = |d: NaiveDate| (as_of - d).num_days() as f64;
     let orders: Vec<&(NaiveDate, f64)> = activity.orders.iter().filter(|(d, _)| *d <= as_of).collect();
-    let first = orders.iter().map(|(d, _)| *d).chain(activity.interactions.iter().map(|i| i.0)).filter(|d| *d <= as_of).min();
+    let first = orders
+        .iter()
+        .map(|(d, _)| *d)
+        .chain(activity.interactions.iter().map(|i| i.0))
+        .filter(|d| *d <= as_of)
+        .min();
     let age = first.map_or(0.0, days_before);
     let last = orders.iter().map(|(d, _)| *d).max();
     let since_last = last.map_or(age, days_before);
@@ -337,21 +417,35 @@ pub fn behaviour_features(activity: &Activity, as_of: NaiveDate) -> [f64; 8] {
     days.sort();
     days.dedup();
     let gaps: Vec<f64> = days.windows(2).map(|w| (w[1] - w[0]).num_days() as f64).collect();
-    let cadence = if gaps.is_empty() { age.max(30.0) } else { median(&gaps).max(1.0) };
+    let cadence = if gaps.is_empty() {
+        age.max(30.0)
+    } else {
+        median(&gaps).max(1.0)
+    };
     let window = |from: f64, to: f64| move |d: &NaiveDate| (from..to).contains(&days_before(*d));
     let recent = window(0.0, 90.0);
     let previous = window(90.0, 180.0);
     let count = |f: &dyn Fn(&NaiveDate) -> bool| orders.iter().filter(|(d, _)| f(d)).count() as f64;
-    let spend = |f: &dyn Fn(&NaiveDate) -> bool| orders.iter().filter(|(d, _)| f(d)).map(|(_, v)| v).sum::<f64>();
+    let spend =
+        |f: &dyn Fn(&NaiveDate) -> bool| orders.iter().filter(|(d, _)| f(d)).map(|(_, v)| v).sum::<f64>();
     let sentiment = |f: &dyn Fn(&NaiveDate) -> bool| {
-        let scores: Vec<f64> = activity.interactions.iter().filter(|i| f(&i.0)).filter_map(|i| i.2).collect();
+        let scores: Vec<f64> = activity
+            .interactions
+            .iter()
+            .filter(|i| f(&i.0))
+            .filter_map(|i| i.2)
+            .collect();
         (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64)
     };
     let sentiment_trend = match (sentiment(&recent), sentiment(&previous)) {
         (Some(now), Some(before)) => now - before,
         _ => 0.0,
     };
-    let support = activity.interactions.iter().filter(|i| i.1 && recent(&i.0)).count() as f64;
+    let support = activity
+        .interactions
+        .iter()
+        .filter(|i| i.1 && recent(&i.0))
+        .count() as f64;
     [
         since_last,
         since_last / cadence,
@@ -375,7 +469,10 @@ mod tests {
 
     #[test]
     fn a_customer_silent_for_three_cadences_scores_three() {
-        let activity = Activity { orders: vec![(day(0), 10.0), (day(10), 10.0), (day(20), 10.0)], ..Default::default() };
+        let activity = Activity {
+            orders: vec![(day(0), 10.0), (day(10), 10.0), (day(20), 10.0)],
+            ..Default::default()
+        };
         let features = behaviour_features(&activity, day(50));
         assert_eq!(features[0], 30.0);
         assert_eq!(features[1], 3.0);
@@ -384,9 +481,15 @@ mod tests {
 
     #[test]
     fn too_few_churners_is_an_explicit_answer() {
-        let column = Column::Numeric { name: "x".into(), values: (0..30).map(f64::from).collect() };
+        let column = Column::Numeric {
+            name: "x".into(),
+            values: (0..30).map(f64::from).collect(),
+        };
         let labels: Vec<bool> = (0..30).map(|i| i < 3).collect();
-        assert!(matches!(ChurnModel::train(&[column], &labels), Analysis::InsufficientData(_)));
+        assert!(matches!(
+            ChurnModel::train(&[column], &labels),
+            Analysis::InsufficientData(_)
+        ));
     }
 
     proptest! {

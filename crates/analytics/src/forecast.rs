@@ -124,10 +124,21 @@ impl Spec {
         };
         let alpha = logistic(next());
         let beta = if self.trend { alpha * logistic(next()) } else { 0.0 };
-        let gamma = if self.seasonal() { (1.0 - alpha) * logistic(next()) } else { 0.0 };
+        let gamma = if self.seasonal() {
+            (1.0 - alpha) * logistic(next())
+        } else {
+            0.0
+        };
         let level = next() * scale;
         let slope = if self.trend { next() * scale } else { 0.0 };
-        Decoded { alpha, beta, gamma, level, slope, seasons: seasons.to_vec() }
+        Decoded {
+            alpha,
+            beta,
+            gamma,
+            level,
+            slope,
+            seasons: seasons.to_vec(),
+        }
     }
 
     fn encode(&self, d: &Decoded, scale: f64) -> Vec<f64> {
@@ -152,7 +163,11 @@ impl Spec {
         let mut fitted = Vec::with_capacity(y.len());
         for (t, &value) in y.iter().enumerate() {
             let base = level + slope;
-            let season = if self.seasonal() { seasons[t % self.period] } else { 0.0 };
+            let season = if self.seasonal() {
+                seasons[t % self.period]
+            } else {
+                0.0
+            };
             let (prediction, deseasoned) = match self.seasonality {
                 Seasonality::None => (base, value),
                 Seasonality::Additive => (base + season, value - season),
@@ -190,8 +205,11 @@ impl Spec {
             let mut totals = vec![0.0; m];
             let mut counts = vec![0usize; m];
             for t in half..span.saturating_sub(half) {
-                let average = if m % 2 == 0 {
-                    (0.5 * window[t - half] + window[t + 1 - half..t + half].iter().sum::<f64>() + 0.5 * window[t + half]) / m as f64
+                let average = if m.is_multiple_of(2) {
+                    (0.5 * window[t - half]
+                        + window[t + 1 - half..t + half].iter().sum::<f64>()
+                        + 0.5 * window[t + half])
+                        / m as f64
                 } else {
                     window[t - half..=t + half].iter().sum::<f64>() / m as f64
                 };
@@ -204,7 +222,11 @@ impl Spec {
                 };
                 counts[t % m] += 1;
             }
-            let raw: Vec<f64> = totals.iter().zip(&counts).map(|(t, c)| t / (*c).max(1) as f64).collect();
+            let raw: Vec<f64> = totals
+                .iter()
+                .zip(&counts)
+                .map(|(t, c)| t / (*c).max(1) as f64)
+                .collect();
             let centre = raw.iter().sum::<f64>() / m as f64;
             match self.seasonality {
                 Seasonality::Multiplicative => raw.iter().map(|s| s / centre).collect(),
@@ -225,8 +247,19 @@ impl Spec {
             .collect();
         let (intercept, slope) = line(&deseasoned);
         let slope = if self.trend { slope } else { 0.0 };
-        let level = if self.trend { intercept - slope } else { deseasoned.iter().sum::<f64>() / deseasoned.len() as f64 };
-        Decoded { alpha: 0.3, beta: 0.03, gamma: 0.1, level, slope, seasons }
+        let level = if self.trend {
+            intercept - slope
+        } else {
+            deseasoned.iter().sum::<f64>() / deseasoned.len() as f64
+        };
+        Decoded {
+            alpha: 0.3,
+            beta: 0.03,
+            gamma: 0.1,
+            level,
+            slope,
+            seasons,
+        }
     }
 
     fn fit(&self, y: &[f64]) -> Option<(Decoded, f64)> {
@@ -242,7 +275,11 @@ impl Spec {
             let total: f64 = fitted.iter().zip(y).map(|(f, v)| (v - f).powi(2)).sum();
             // Scaled to order one, so the simplex's tolerance means the same for every series.
             let scaled = total / (y.len() as f64 * scale * scale);
-            if scaled.is_finite() { scaled } else { f64::MAX }
+            if scaled.is_finite() {
+                scaled
+            } else {
+                f64::MAX
+            }
         };
         let mut best = minimise_plain(sse, self.encode(&start, scale), 0.5);
         // A restart from the best point escapes the simplex's premature collapse.
@@ -250,7 +287,10 @@ impl Spec {
         if again.value < best.value {
             best = again;
         }
-        Some((self.decode(&best.point, scale, &start.seasons), best.value * y.len() as f64 * scale * scale))
+        Some((
+            self.decode(&best.point, scale, &start.seasons),
+            best.value * y.len() as f64 * scale * scale,
+        ))
     }
 }
 
@@ -283,7 +323,10 @@ pub fn detect_period(y: &[f64]) -> Option<usize> {
         return None;
     }
     let acf = |lag: usize| {
-        (lag..n).map(|t| (diff[t] - mean) * (diff[t - lag] - mean)).sum::<f64>() / variance
+        (lag..n)
+            .map(|t| (diff[t] - mean) * (diff[t - lag] - mean))
+            .sum::<f64>()
+            / variance
     };
     [4, 7, 12, 24, 52]
         .into_iter()
@@ -304,7 +347,10 @@ pub fn forecast(y: &[f64], horizon: usize, settings: ForecastSettings) -> Analys
             "wait for more history: a forecast needs at least six periods",
         );
     }
-    let period = settings.period.or_else(|| detect_period(y)).filter(|&m| m >= 2 && y.len() >= 2 * m);
+    let period = settings
+        .period
+        .or_else(|| detect_period(y))
+        .filter(|&m| m >= 2 && y.len() >= 2 * m);
     let seasonalities: Vec<Seasonality> = match (settings.seasonality, period) {
         (Some(s), Some(_)) => vec![s],
         (_, None) => vec![Seasonality::None],
@@ -314,31 +360,59 @@ pub fn forecast(y: &[f64], horizon: usize, settings: ForecastSettings) -> Analys
     let mut best: Option<(Spec, Decoded, f64, f64)> = None;
     for seasonality in seasonalities {
         for trend in [false, true] {
-            let spec = Spec { trend, seasonality, period: period.unwrap_or(1) };
-            let Some((decoded, sse)) = spec.fit(y) else { continue };
+            let spec = Spec {
+                trend,
+                seasonality,
+                period: period.unwrap_or(1),
+            };
+            let Some((decoded, sse)) = spec.fit(y) else {
+                continue;
+            };
             let k = spec.parameter_count() as f64;
-            let aicc = n * (sse / n).max(1e-300).ln() + 2.0 * k + if n - k - 1.0 > 0.0 { 2.0 * k * (k + 1.0) / (n - k - 1.0) } else { f64::INFINITY };
+            let aicc = n * (sse / n).max(1e-300).ln()
+                + 2.0 * k
+                + if n - k - 1.0 > 0.0 {
+                    2.0 * k * (k + 1.0) / (n - k - 1.0)
+                } else {
+                    f64::INFINITY
+                };
             if best.as_ref().is_none_or(|b| aicc < b.3) {
                 best = Some((spec, decoded, sse, aicc));
             }
         }
     }
     let Some((spec, decoded, sse, aicc)) = best else {
-        return Analysis::insufficient("a series that a model can be fitted to", y.len(), "check the values");
+        return Analysis::insufficient(
+            "a series that a model can be fitted to",
+            y.len(),
+            "check the values",
+        );
     };
     let (fitted, last_level, last_slope, seasons) = spec.run(&decoded, y);
     let in_sample_mape = mape(y, &fitted);
     let naive_lag = if spec.seasonal() { spec.period } else { 1 };
-    let naive_error = y.windows(naive_lag + 1).map(|w| (w[naive_lag] - w[0]).abs()).sum::<f64>() / (y.len() - naive_lag) as f64;
+    let naive_error = y
+        .windows(naive_lag + 1)
+        .map(|w| (w[naive_lag] - w[0]).abs())
+        .sum::<f64>()
+        / (y.len() - naive_lag) as f64;
     let model_error = y.iter().zip(&fitted).map(|(v, f)| (v - f).abs()).sum::<f64>() / n;
-    let mase = if naive_error > 0.0 { model_error / naive_error } else { f64::INFINITY };
+    let mase = if naive_error > 0.0 {
+        model_error / naive_error
+    } else {
+        f64::INFINITY
+    };
 
     // Prediction intervals: the additive-error variance multipliers of Hyndman et al. (2008,
     // table 6.1), on relative errors for the multiplicative model.
     let k = spec.parameter_count() as f64;
     let relative = spec.seasonality == Seasonality::Multiplicative;
     let residual_variance = if relative {
-        y.iter().zip(&fitted).map(|(v, f)| ((v - f) / f).powi(2)).sum::<f64>() / (n - k).max(1.0)
+        y.iter()
+            .zip(&fitted)
+            .map(|(v, f)| ((v - f) / f).powi(2))
+            .sum::<f64>()
+            / (n - k).max(1.0)
     } else {
         sse / (n - k).max(1.0)
     };
@@ -346,7 +420,11 @@ pub fn forecast(y: &[f64], horizon: usize, settings: ForecastSettings) -> Analys
     let mut spread = 0.0;
     let points = (1..=horizon)
         .map(|h| {
-            let season = if spec.seasonal() { seasons[(h - 1) % spec.period] } else { 0.0 };
+            let season = if spec.seasonal() {
+                seasons[(h - 1) % spec.period]
+            } else {
+                0.0
+            };
             let base = last_level + h as f64 * last_slope;
             let value = match spec.seasonality {
                 Seasonality::None => base,
@@ -356,17 +434,27 @@ pub fn forecast(y: &[f64], horizon: usize, settings: ForecastSettings) -> Analys
             if h > 1 {
                 let j = (h - 1) as f64;
                 let seasonal_hit = spec.seasonal() && (h - 1) % spec.period == 0;
-                let c = decoded.alpha * (1.0 + j * decoded.beta) + if seasonal_hit { decoded.gamma } else { 0.0 };
+                let c =
+                    decoded.alpha * (1.0 + j * decoded.beta) + if seasonal_hit { decoded.gamma } else { 0.0 };
                 spread += c * c;
             }
             let sd = (residual_variance * (1.0 + spread)).sqrt() * if relative { value.abs() } else { 1.0 };
-            Point { step: h, value, low: value - z * sd, high: value + z * sd }
+            Point {
+                step: h,
+                value,
+                low: value - z * sd,
+                high: value + z * sd,
+            }
         })
         .collect();
     let fit = if mase >= 1.0 {
         FitQuality::Poor(format!(
             "no better than repeating the {} (scaled error {mase:.2})",
-            if spec.seasonal() { "last season" } else { "last value" }
+            if spec.seasonal() {
+                "last season"
+            } else {
+                "last value"
+            }
         ))
     } else if in_sample_mape > 25.0 {
         FitQuality::Poor(format!("one-step errors average {in_sample_mape:.1} %"))
@@ -399,8 +487,14 @@ pub fn mape(actual: &[f64], predicted: &[f64]) -> f64 {
         .iter()
         .zip(predicted)
         .filter(|(a, _)| **a != 0.0)
-        .fold((0.0, 0usize), |(total, count), (a, p)| (total + ((a - p) / a).abs(), count + 1));
-    if count == 0 { f64::NAN } else { 100.0 * total / count as f64 }
+        .fold((0.0, 0usize), |(total, count), (a, p)| {
+            (total + ((a - p) / a).abs(), count + 1)
+        });
+    if count == 0 {
+        f64::NAN
+    } else {
+        100.0 * total / count as f64
+    }
 }
 
 #[cfg(test)]
@@ -412,7 +506,9 @@ mod tests {
         let mut state = noise_seed.wrapping_mul(6364136223846793005).wrapping_add(1);
         (0..n)
             .map(|t| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let noise = ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5;
                 let season = 1.0 + 0.3 * (2.0 * std::f64::consts::PI * t as f64 / period as f64).sin();
                 (100.0 + growth * t as f64) * season + noise * 4.0
@@ -430,7 +526,10 @@ mod tests {
 
     #[test]
     fn a_short_series_is_an_explicit_answer() {
-        assert!(matches!(forecast(&[1.0, 2.0, 3.0], 3, ForecastSettings::default()), Analysis::InsufficientData(_)));
+        assert!(matches!(
+            forecast(&[1.0, 2.0, 3.0], 3, ForecastSettings::default()),
+            Analysis::InsufficientData(_)
+        ));
     }
 
     proptest! {

@@ -6,17 +6,17 @@
 //! [`Interval`], a confidence, a fit statistic), or is an explicit [`Insufficient`] answer
 //! saying what is missing — never a silent guess.
 
-//pub mod anomaly;
+pub mod anomaly;
 pub mod basket;
 pub mod churn;
 pub mod clv;
-//pub mod cohorts;
+pub mod cohorts;
 pub mod forecast;
-//pub mod funnel;
+pub mod funnel;
 pub mod metrics;
 mod optimise;
-//pub mod revenue;
-//pub mod rfm;
+pub mod revenue;
+pub mod rfm;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -33,11 +33,19 @@ pub struct Sample {
 
 impl Sample {
     pub fn new(size: usize) -> Self {
-        Sample { size, from: None, to: None }
+        Sample {
+            size,
+            from: None,
+            to: None,
+        }
     }
 
     pub fn dated(size: usize, from: NaiveDate, to: NaiveDate) -> Self {
-        Sample { size, from: Some(from), to: Some(to) }
+        Sample {
+            size,
+            from: Some(from),
+            to: Some(to),
+        }
     }
 }
 
@@ -56,13 +64,23 @@ impl Interval {
     pub fn log_normal(estimate: f64, log_se: f64, level: f64) -> Self {
         let z = normal_quantile(0.5 + level / 2.0);
         let spread = (z * log_se.max(0.0)).exp();
-        Interval { estimate, low: estimate / spread, high: estimate * spread, level }
+        Interval {
+            estimate,
+            low: estimate / spread,
+            high: estimate * spread,
+            level,
+        }
     }
 
     /// `estimate ± z·se`.
     pub fn normal(estimate: f64, se: f64, level: f64) -> Self {
         let half = normal_quantile(0.5 + level / 2.0) * se.max(0.0);
-        Interval { estimate, low: estimate - half, high: estimate + half, level }
+        Interval {
+            estimate,
+            low: estimate - half,
+            high: estimate + half,
+            level,
+        }
     }
 
     pub fn contains(&self, value: f64) -> bool {
@@ -91,7 +109,11 @@ pub enum Analysis<T> {
 
 impl<T> Analysis<T> {
     pub fn insufficient(needed: impl Into<String>, have: usize, hint: impl Into<String>) -> Self {
-        Analysis::InsufficientData(Insufficient { needed: needed.into(), have, hint: hint.into() })
+        Analysis::InsufficientData(Insufficient {
+            needed: needed.into(),
+            have,
+            hint: hint.into(),
+        })
     }
 
     pub fn ready(self) -> Option<T> {
@@ -135,4 +157,97 @@ pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     quantile_sorted(&sorted, 0.5)
+}
+
+/// The Wilson score interval of a proportion `successes / trials`: honest for small samples and
+/// shares near 0 or 1, where `p ± z·se` is not.
+pub fn wilson(successes: usize, trials: usize, level: f64) -> Interval {
+    if trials == 0 {
+        return Interval {
+            estimate: f64::NAN,
+            low: 0.0,
+            high: 1.0,
+            level,
+        };
+    }
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let z = normal_quantile(0.5 + level / 2.0);
+    let denominator = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denominator;
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denominator;
+    Interval {
+        estimate: p,
+        low: (centre - half).max(0.0),
+        high: (centre + half).min(1.0),
+        level,
+    }
+}
+
+/// Calendar periods results are grouped by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Day,
+    Week,
+    #[default]
+    Month,
+}
+
+impl Period {
+    /// The first day of the period containing `date` (weeks start on Monday, ISO 8601).
+    pub fn start(self, date: NaiveDate) -> NaiveDate {
+        use chrono::Datelike;
+        match self {
+            Period::Day => date,
+            Period::Week => date - chrono::Days::new(u64::from(date.weekday().num_days_from_monday())),
+            Period::Month => date.with_day(1).expect("day 1 exists"),
+        }
+    }
+
+    /// The start of the period `steps` after the one starting at `start`.
+    pub fn advance(self, start: NaiveDate, steps: u32) -> NaiveDate {
+        match self {
+            Period::Day => start + chrono::Days::new(u64::from(steps)),
+            Period::Week => start + chrono::Days::new(7 * u64::from(steps)),
+            Period::Month => start + chrono::Months::new(steps),
+        }
+    }
+
+    /// Whole periods from the one starting at `from` to the one starting at `to`.
+    pub fn between(self, from: NaiveDate, to: NaiveDate) -> i64 {
+        use chrono::Datelike;
+        match self {
+            Period::Day => (to - from).num_days(),
+            Period::Week => (to - from).num_days() / 7,
+            Period::Month => {
+                i64::from(to.year() - from.year()) * 12 + i64::from(to.month()) - i64::from(from.month())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_wilson_interval_contains_the_share_and_stays_in_zero_one(trials in 1usize..10_000, share in 0.0f64..=1.0) {
+            let successes = ((trials as f64) * share).round() as usize;
+            let i = wilson(successes, trials, 0.95);
+            prop_assert!(0.0 <= i.low && i.low <= i.estimate + 1e-12 && i.estimate <= i.high + 1e-12 && i.high <= 1.0);
+        }
+
+        #[test]
+        fn periods_start_on_or_before_the_date_and_advance_by_one(days in 0i64..20_000) {
+            let date = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap() + chrono::Days::new(days as u64);
+            for period in [Period::Day, Period::Week, Period::Month] {
+                let start = period.start(date);
+                prop_assert!(start <= date && date < period.advance(start, 1));
+                prop_assert_eq!(period.between(start, period.advance(start, 3)), 3);
+            }
+        }
+    }
 }

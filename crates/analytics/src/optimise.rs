@@ -64,10 +64,17 @@ where
             let point = state.get_best_param().cloned().unwrap_or(start);
             let value = f(&point).0;
             if value.is_finite() && gradient_is_small(&f(&point).1) {
-                return Minimum { point, value, iterations: state.get_iter() };
+                return Minimum {
+                    point,
+                    value,
+                    iterations: state.get_iter(),
+                };
             }
             let polished = minimise_plain(|x| f(x).0, point, 0.05);
-            Minimum { iterations: polished.iterations + state.get_iter(), ..polished }
+            Minimum {
+                iterations: polished.iterations + state.get_iter(),
+                ..polished
+            }
         }
         Err(_) => minimise_plain(|x| f(x).0, start, 0.5),
     }
@@ -91,20 +98,29 @@ where
     let problem = Plain(&f);
     let outcome = NelderMead::new(simplex)
         .with_sd_tolerance(1e-12)
-        .map_err(Error::from)
         .and_then(|solver| {
-            Executor::new(problem, solver).configure(|state| state.max_iters(5_000)).run()
+            Executor::new(problem, solver)
+                .configure(|state| state.max_iters(5_000))
+                .run()
         });
     match outcome {
         Ok(result) => {
             let state = result.state();
             let point = state.get_best_param().cloned().unwrap_or(start);
             let value = f(&point);
-            Minimum { point, value, iterations: state.get_iter() }
+            Minimum {
+                point,
+                value,
+                iterations: state.get_iter(),
+            }
         }
         Err(_) => {
             let value = f(&start);
-            Minimum { point: start, value, iterations: 0 }
+            Minimum {
+                point: start,
+                value,
+                iterations: 0,
+            }
         }
     }
 }

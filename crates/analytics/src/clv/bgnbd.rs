@@ -58,7 +58,12 @@ fn group(customers: &[CustomerSummary]) -> Vec<Group> {
             Some(&i) => groups[i].count += 1.0,
             None => {
                 seen.insert(key, groups.len());
-                groups.push(Group { x: f64::from(c.frequency), recency: c.recency, age: c.age, count: 1.0 });
+                groups.push(Group {
+                    x: f64::from(c.frequency),
+                    recency: c.recency,
+                    age: c.age,
+                    count: 1.0,
+                });
             }
         }
     }
@@ -86,7 +91,10 @@ fn customer_log_likelihood(p: &BgNbd, x: f64, recency: f64, age: f64) -> (f64, [
     let d_alpha = r / alpha - w3 * (r + x) / (alpha + age) - w4 * (r + x) / (alpha + recency);
     let (d_a, d_b) = if x > 0.0 {
         let common = digamma(a + b) - digamma(a + b + x);
-        (common + w4 / a, common + digamma(b + x) - digamma(b) - w4 / (b + x - 1.0))
+        (
+            common + w4 / a,
+            common + digamma(b + x) - digamma(b) - w4 / (b + x - 1.0),
+        )
     } else {
         (0.0, 0.0)
     };
@@ -95,7 +103,12 @@ fn customer_log_likelihood(p: &BgNbd, x: f64, recency: f64, age: f64) -> (f64, [
 
 impl BgNbd {
     fn from_log(theta: &[f64]) -> Self {
-        BgNbd { r: theta[0].exp(), alpha: theta[1].exp(), a: theta[2].exp(), b: theta[3].exp() }
+        BgNbd {
+            r: theta[0].exp(),
+            alpha: theta[1].exp(),
+            a: theta[2].exp(),
+            b: theta[3].exp(),
+        }
     }
 
     fn to_log(self) -> [f64; 4] {
@@ -120,7 +133,10 @@ impl BgNbd {
                 "import more orders: the model learns buying rates from repeat purchases",
             );
         }
-        if customers.iter().any(|c| !(c.age.is_finite() && c.recency.is_finite() && 0.0 <= c.recency && c.recency <= c.age)) {
+        if customers
+            .iter()
+            .any(|c| !(c.age.is_finite() && c.recency.is_finite() && 0.0 <= c.recency && c.recency <= c.age))
+        {
             return Analysis::insufficient(
                 "recency between 0 and the customer's age for every customer",
                 0,
@@ -134,7 +150,13 @@ impl BgNbd {
         let total_purchases: f64 = customers.iter().map(|c| f64::from(c.frequency)).sum();
         let total_age: f64 = customers.iter().map(|c| c.age).sum::<f64>().max(1e-9);
         let rate = (total_purchases / total_age).max(1e-6);
-        let centre = BgNbd { r: 0.25, alpha: 0.25 / rate, a: 0.8, b: 2.5 }.to_log();
+        let centre = BgNbd {
+            r: 0.25,
+            alpha: 0.25 / rate,
+            a: 0.8,
+            b: 2.5,
+        }
+        .to_log();
         let prior_sd = 1.5;
 
         let negative = |theta: &[f64], with_prior: bool| -> (f64, Vec<f64>) {
@@ -201,7 +223,11 @@ impl BgNbd {
         }
         let BgNbd { r, alpha, b, .. } = *self;
         // The closed form divides by a − 1: step off a = 1 exactly.
-        let a = if (self.a - 1.0).abs() < 1e-9 { 1.0 + 1e-9 } else { self.a };
+        let a = if (self.a - 1.0).abs() < 1e-9 {
+            1.0 + 1e-9
+        } else {
+            self.a
+        };
         let x = f64::from(c.frequency);
         let ends = alpha + c.age + horizon;
         let shrink = ((r + x) * ((alpha + c.age).ln() - ends.ln())).exp();
@@ -227,7 +253,9 @@ impl BgNbdFit {
     /// The standard error of `f` of the parameters by the delta method (infinite when the
     /// covariance is unknown).
     pub(crate) fn log_se(&self, f: impl Fn(&BgNbd) -> f64) -> f64 {
-        let Some(cov) = &self.log_covariance else { return f64::INFINITY };
+        let Some(cov) = &self.log_covariance else {
+            return f64::INFINITY;
+        };
         let theta = self.params.to_log();
         let step = 1e-5;
         let gradient: Vec<f64> = (0..4)
@@ -254,7 +282,13 @@ mod tests {
         let beta = |u: f64, v: f64| gamma(u) * gamma(v) / gamma(u + v);
         let common = beta(a, b + x) / beta(a, b) * gamma(r + x) * alpha.powf(r) / gamma(r);
         let stays = common / (alpha + t).powf(r + x);
-        let leaves = if x > 0.0 { beta(a + 1.0, b + x - 1.0) / beta(a, b) * gamma(r + x) * alpha.powf(r) / gamma(r) / (alpha + tx).powf(r + x) } else { 0.0 };
+        let leaves = if x > 0.0 {
+            beta(a + 1.0, b + x - 1.0) / beta(a, b) * gamma(r + x) * alpha.powf(r)
+                / gamma(r)
+                / (alpha + tx).powf(r + x)
+        } else {
+            0.0
+        };
         stays + leaves
     }
 
@@ -318,7 +352,12 @@ mod tests {
 
     #[test]
     fn too_few_customers_is_an_explicit_answer() {
-        let one = [CustomerSummary { frequency: 0, recency: 0.0, age: 10.0, monetary: 0.0 }];
+        let one = [CustomerSummary {
+            frequency: 0,
+            recency: 0.0,
+            age: 10.0,
+            monetary: 0.0,
+        }];
         assert!(matches!(BgNbd::fit(&one), Analysis::InsufficientData(_)));
     }
 }

@@ -34,8 +34,7 @@ fn customer_log_likelihood(g: &GammaGamma, x: f64, m: f64) -> (f64, [f64; 3]) {
     let GammaGamma { p, q, v } = *g;
     let px = p * x;
     let ln_total = (x * m + v).ln();
-    let ll = ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q) + q * v.ln() + (px - 1.0) * m.ln()
-        + px * x.ln()
+    let ll = ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q) + q * v.ln() + (px - 1.0) * m.ln() + px * x.ln()
         - (px + q) * ln_total;
     let d_p = x * (digamma(px + q) - digamma(px) + m.ln() + x.ln() - ln_total);
     let d_q = digamma(px + q) - digamma(q) + v.ln() - ln_total;
@@ -45,7 +44,11 @@ fn customer_log_likelihood(g: &GammaGamma, x: f64, m: f64) -> (f64, [f64; 3]) {
 
 impl GammaGamma {
     fn from_log(theta: &[f64]) -> Self {
-        GammaGamma { p: theta[0].exp(), q: theta[1].exp(), v: theta[2].exp() }
+        GammaGamma {
+            p: theta[0].exp(),
+            q: theta[1].exp(),
+            v: theta[2].exp(),
+        }
     }
 
     fn to_log(self) -> [f64; 3] {
@@ -70,7 +73,12 @@ impl GammaGamma {
         let regularised = repeat.len() < REGULARISE_BELOW;
         let mean_spend = repeat.iter().map(|(_, m)| m).sum::<f64>() / n;
         // Prior: moderate heterogeneity (p = 6, q = 4) with a population mean equal to the data's.
-        let centre = GammaGamma { p: 6.0, q: 4.0, v: mean_spend * 3.0 / 6.0 }.to_log();
+        let centre = GammaGamma {
+            p: 6.0,
+            q: 4.0,
+            v: mean_spend * 3.0 / 6.0,
+        }
+        .to_log();
         let prior_sd = 1.5;
         let negative = |theta: &[f64], with_prior: bool| -> (f64, Vec<f64>) {
             let g = GammaGamma::from_log(theta);
@@ -137,7 +145,9 @@ impl GammaGammaFit {
     }
 
     pub(crate) fn log_se(&self, f: impl Fn(&GammaGamma) -> f64) -> f64 {
-        let Some(cov) = &self.log_covariance else { return f64::INFINITY };
+        let Some(cov) = &self.log_covariance else {
+            return f64::INFINITY;
+        };
         let theta = self.params.to_log();
         let step = 1e-5;
         let gradient: Vec<f64> = (0..3)
@@ -149,7 +159,11 @@ impl GammaGammaFit {
             })
             .collect();
         let variance = super::quadratic_form(&gradient, cov);
-        if variance.is_finite() { variance.max(0.0).sqrt() } else { f64::INFINITY }
+        if variance.is_finite() {
+            variance.max(0.0).sqrt()
+        } else {
+            f64::INFINITY
+        }
     }
 }
 

@@ -40,14 +40,10 @@ where
             hessian[i][j] = (g_up[i] - g_down[i]) / (2.0 * step);
         }
     }
-    for i in 0..n {
-        for j in 0..i {
-            let mean = (hessian[i][j] + hessian[j][i]) / 2.0;
-            hessian[i][j] = mean;
-            hessian[j][i] = mean;
-        }
-    }
-    let inverse = invert(hessian)?;
+    let symmetric: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| (hessian[i][j] + hessian[j][i]) / 2.0).collect())
+        .collect();
+    let inverse = invert(symmetric)?;
     let positive = (0..n).all(|i| inverse[i][i].is_finite() && inverse[i][i] > 0.0);
     positive.then_some(inverse)
 }
@@ -55,10 +51,12 @@ where
 /// Gauss-Jordan inversion with partial pivoting of a small matrix.
 pub(crate) fn invert(mut matrix: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     let n = matrix.len();
-    let mut inverse: Vec<Vec<f64>> =
-        (0..n).map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
+    let mut inverse: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+        .collect();
     for column in 0..n {
-        let pivot = (column..n).max_by(|&a, &b| matrix[a][column].abs().total_cmp(&matrix[b][column].abs()))?;
+        let pivot =
+            (column..n).max_by(|&a, &b| matrix[a][column].abs().total_cmp(&matrix[b][column].abs()))?;
         if matrix[pivot][column].abs() < 1e-300 {
             return None;
         }
@@ -137,9 +135,9 @@ mod tests {
     fn inverting_then_multiplying_gives_the_identity() {
         let m = vec![vec![4.0, 1.0, 0.5], vec![1.0, 3.0, 0.2], vec![0.5, 0.2, 2.0]];
         let inv = invert(m.clone()).unwrap();
-        for i in 0..3 {
+        for (i, row) in m.iter().enumerate() {
             for j in 0..3 {
-                let product: f64 = (0..3).map(|k| m[i][k] * inv[k][j]).sum();
+                let product: f64 = row.iter().zip(&inv).map(|(a, inv_row)| a * inv_row[j]).sum();
                 assert!((product - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12);
             }
         }

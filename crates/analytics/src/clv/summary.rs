@@ -57,8 +57,11 @@ pub fn summarize<K: Ord + Clone>(
 ) -> Vec<(K, CustomerSummary)> {
     let mut days: BTreeMap<&K, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
     for transaction in transactions.iter().filter(|t| t.date <= calibration_end) {
-        *days.entry(&transaction.customer).or_default().entry(transaction.date).or_default() +=
-            transaction.amount;
+        *days
+            .entry(&transaction.customer)
+            .or_default()
+            .entry(transaction.date)
+            .or_default() += transaction.amount;
     }
     days.into_iter()
         .filter_map(|(customer, purchases)| {
@@ -71,7 +74,11 @@ pub fn summarize<K: Ord + Clone>(
                 frequency: frequency as u32,
                 recency: since(last),
                 age: since(calibration_end),
-                monetary: if frequency > 0 { repeat_total / frequency as f64 } else { 0.0 },
+                monetary: if frequency > 0 {
+                    repeat_total / frequency as f64
+                } else {
+                    0.0
+                },
             };
             Some((customer.clone(), summary))
         })
@@ -88,8 +95,18 @@ mod tests {
 
     #[test]
     fn same_day_purchases_are_one_purchase_and_the_first_is_not_a_repeat() {
-        let t = |d: &str, amount| Transaction { customer: 1, date: day(d), amount };
-        let rows = [t("1997-01-01", 10.0), t("1997-01-08", 5.0), t("1997-01-08", 7.0), t("1997-01-22", 30.0), t("1997-02-01", 99.0)];
+        let t = |d: &str, amount| Transaction {
+            customer: 1,
+            date: day(d),
+            amount,
+        };
+        let rows = [
+            t("1997-01-01", 10.0),
+            t("1997-01-08", 5.0),
+            t("1997-01-08", 7.0),
+            t("1997-01-22", 30.0),
+            t("1997-02-01", 99.0),
+        ];
         let summary = summarize(&rows, day("1997-01-29"), TimeUnit::Week);
         assert_eq!(summary.len(), 1);
         let (_, s) = summary[0];

@@ -21,7 +21,12 @@ pub struct ClvSettings {
 
 impl Default for ClvSettings {
     fn default() -> Self {
-        ClvSettings { months: 12, monthly_discount: 0.01, unit: TimeUnit::Week, level: 0.9 }
+        ClvSettings {
+            months: 12,
+            monthly_discount: 0.01,
+            unit: TimeUnit::Week,
+            level: 0.9,
+        }
     }
 }
 
@@ -62,14 +67,29 @@ pub fn customer_value(
     let expected_purchases = frequency.expected_purchases(c, horizon, settings.level);
     let expected_spend = spend.and_then(|g| g.expected_spend(c, settings.level));
     let clv = spend.zip(expected_spend).map(|(g, money)| {
-        let estimate = discounted_value(|t| frequency.params.expected_purchases(c, t), money.estimate, settings);
+        let estimate = discounted_value(
+            |t| frequency.params.expected_purchases(c, t),
+            money.estimate,
+            settings,
+        );
         // ln CLV = ln(discounted purchases) + ln(spend): the two models are fitted on separate
         // likelihoods, so their variances add.
         let purchase_se = frequency.log_se(|p| {
-            discounted_value(|t| p.expected_purchases(c, t), 1.0, settings).max(1e-300).ln()
+            discounted_value(|t| p.expected_purchases(c, t), 1.0, settings)
+                .max(1e-300)
+                .ln()
         });
         let spend_se = g.log_se(|gg| gg.expected_spend(c).unwrap_or(f64::NAN).ln());
-        Interval::log_normal(estimate, (purchase_se.powi(2) + spend_se.powi(2)).sqrt(), settings.level)
+        Interval::log_normal(
+            estimate,
+            (purchase_se.powi(2) + spend_se.powi(2)).sqrt(),
+            settings.level,
+        )
     });
-    CustomerValue { p_alive: frequency.params.p_alive(c), expected_purchases, expected_spend, clv }
+    CustomerValue {
+        p_alive: frequency.params.p_alive(c),
+        expected_purchases,
+        expected_spend,
+        clv,
+    }
 }

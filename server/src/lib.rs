@@ -1,5 +1,6 @@
 //! The Sightline server as a library, so integration tests build exactly what `main` runs.
 
+pub mod analyze;
 pub mod api;
 pub mod database;
 pub mod demo_data;

@@ -2,7 +2,8 @@
 //!
 //! Run `sightline` (or `sightline serve`) from the repository root after `make build`;
 //! `sightline migrate` prepares the database and exits; `sightline seed-demo` adds the demo
-//! organization. Settings come from the environment and `.env` (see `.env.example`).
+//! organization; `sightline analyze …` runs the statistical core on a CSV file. Settings come
+//! from the environment and `.env` (see `.env.example`).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -32,6 +33,9 @@ enum Command {
     /// Prepare the database, create or refresh the demo organization and login, and fill an
     /// organization with generated data (only when it has none, unless --replace).
     SeedDemo(SeedArgs),
+    /// Run an analysis on a CSV file and print the result (no database needed).
+    #[command(subcommand)]
+    Analyze(server::analyze::AnalyzeCommand),
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -84,6 +88,25 @@ fn main() -> ExitCode {
         }
     }
     let cli = Cli::parse();
+    if let Some(Command::Analyze(analysis)) = &cli.command {
+        return match server::analyze::run(analysis) {
+            Ok(output) => {
+                use std::io::Write;
+                // A reader that stops early (`| head`) is not a failure of the analysis.
+                match writeln!(std::io::stdout().lock(), "{output}") {
+                    Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                        eprintln!("sightline analyze: {error}");
+                        ExitCode::FAILURE
+                    }
+                    _ => ExitCode::SUCCESS,
+                }
+            }
+            Err(error) => {
+                eprintln!("sightline analyze: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
@@ -120,6 +143,7 @@ async fn run(command: Command, settings: Settings, started: Instant) -> Result<(
     tracing::info!(migrations = database::MIGRATOR.iter().count(), "database ready");
 
     match command {
+        Command::Analyze(_) => unreachable!("answered in main, before settings are read"),
         Command::Migrate => Ok(()),
         Command::SeedDemo(args) => {
             let pool = database::app_pool(db);

@@ -5,7 +5,7 @@
 //! apriori or FP-growth, with memory proportional to the item occurrences and no candidate
 //! generation pass over the data per level.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -74,24 +74,25 @@ pub fn mine(baskets: &[Vec<String>], settings: BasketSettings) -> Analysis<Baske
         return Analysis::insufficient("at least 2 orders", n, "import orders with their lines");
     }
     let min_count = ((settings.min_support * n as f64) - 1e-9).ceil().max(1.0) as usize;
-    // Item names in order, and the sorted basket numbers containing each.
-    let names: Vec<String> = baskets
-        .iter()
-        .flatten()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
-    let mut occurrences: Vec<Vec<u32>> = vec![Vec::new(); names.len()];
+    // Each distinct item (numbered as first seen) and the sorted basket numbers containing it,
+    // then renumbered in name order so results come out sorted.
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut occurrences: Vec<(&str, Vec<u32>)> = Vec::new();
     for (b, basket) in baskets.iter().enumerate() {
         for item in basket {
-            let list = &mut occurrences[index[item.as_str()]];
+            let id = *seen.entry(item.as_str()).or_insert_with(|| {
+                occurrences.push((item.as_str(), Vec::new()));
+                occurrences.len() - 1
+            });
+            let list = &mut occurrences[id].1;
             if list.last() != Some(&(b as u32)) {
                 list.push(b as u32);
             }
         }
     }
+    occurrences.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let names: Vec<&str> = occurrences.iter().map(|(name, _)| *name).collect();
+    let occurrences: Vec<Vec<u32>> = occurrences.into_iter().map(|(_, list)| list).collect();
     let frequent: Vec<(Vec<usize>, Vec<u32>)> = occurrences
         .into_iter()
         .enumerate()
@@ -131,7 +132,7 @@ pub fn mine(baskets: &[Vec<String>], settings: BasketSettings) -> Analysis<Baske
             let confidence = *count as f64 / antecedent_count as f64;
             let lift = confidence / support(counts[consequent.as_slice()]);
             if confidence >= settings.min_confidence && lift >= settings.min_lift {
-                let named = |ids: &[usize]| ids.iter().map(|&i| names[i].clone()).collect();
+                let named = |ids: &[usize]| ids.iter().map(|&i| names[i].to_string()).collect();
                 rules.push(Rule {
                     antecedent: named(&antecedent),
                     consequent: named(&consequent),
@@ -152,7 +153,7 @@ pub fn mine(baskets: &[Vec<String>], settings: BasketSettings) -> Analysis<Baske
     let mut itemsets: Vec<Itemset> = found
         .into_iter()
         .map(|(items, count)| Itemset {
-            items: items.iter().map(|&i| names[i].clone()).collect(),
+            items: items.iter().map(|&i| names[i].to_string()).collect(),
             count,
             support: support(count),
         })

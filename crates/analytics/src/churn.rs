@@ -163,8 +163,8 @@ impl ChurnModel {
         let y = Array1::from_vec(churned.to_vec());
         let fitted = LogisticRegression::default()
             .alpha(1.0)
-            .max_iterations(500)
-            .gradient_tolerance(1e-6)
+            .max_iterations(200)
+            .gradient_tolerance(1e-4)
             .fit(&Dataset::new(x, y));
         match fitted {
             Ok(fitted) => Analysis::Ready(ChurnModel {

@@ -27,6 +27,8 @@ pub enum Seasonality {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ForecastSettings {
     pub period: Option<usize>,
+    /// With (`Some(true)`) or without an additive trend; `None` lets AICc choose.
+    pub trend: Option<bool>,
     pub seasonality: Option<Seasonality>,
     /// Prediction interval level (default 0.9).
     pub level: Option<f64>,
@@ -359,7 +361,11 @@ pub fn forecast(y: &[f64], horizon: usize, settings: ForecastSettings) -> Analys
     let n = y.len() as f64;
     let mut best: Option<(Spec, Decoded, f64, f64)> = None;
     for seasonality in seasonalities {
-        for trend in [false, true] {
+        let trends = match settings.trend {
+            Some(trend) => vec![trend],
+            None => vec![false, true],
+        };
+        for &trend in &trends {
             let spec = Spec {
                 trend,
                 seasonality,

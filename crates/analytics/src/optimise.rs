@@ -2,6 +2,8 @@
 //! L-BFGS where an analytic gradient exists, Nelder-Mead where it does not (and as the
 //! fallback when a line search gives up on a flat or awkward surface).
 
+use std::cell::RefCell;
+
 use argmin::core::{CostFunction, Error, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::neldermead::NelderMead;
@@ -15,13 +17,34 @@ pub(crate) struct Minimum {
     pub iterations: u64,
 }
 
-struct Smooth<F>(F);
+/// A point with its value and gradient.
+type Evaluated = (Vec<f64>, f64, Vec<f64>);
+
+/// A smooth objective whose value and gradient come from one pass over the data; argmin asks
+/// for them separately at the same point, so the last pass is kept.
+struct Smooth<F> {
+    f: F,
+    last: RefCell<Option<Evaluated>>,
+}
+
+impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Smooth<F> {
+    fn at(&self, x: &[f64]) -> (f64, Vec<f64>) {
+        if let Some((point, value, gradient)) = self.last.borrow().as_ref() {
+            if point.as_slice() == x {
+                return (*value, gradient.clone());
+            }
+        }
+        let (value, gradient) = (self.f)(x);
+        *self.last.borrow_mut() = Some((x.to_vec(), value, gradient.clone()));
+        (value, gradient)
+    }
+}
 
 impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> CostFunction for Smooth<F> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, x: &Vec<f64>) -> Result<f64, Error> {
-        Ok((self.0)(x).0)
+        Ok(self.at(x).0)
     }
 }
 
@@ -29,7 +52,7 @@ impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Gradient for Smooth<F> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, x: &Vec<f64>) -> Result<Vec<f64>, Error> {
-        Ok((self.0)(x).1)
+        Ok(self.at(x).1)
     }
 }
 
@@ -49,10 +72,13 @@ pub(crate) fn minimise_smooth<F>(f: F, start: Vec<f64>) -> Minimum
 where
     F: Fn(&[f64]) -> (f64, Vec<f64>),
 {
-    let problem = Smooth(&f);
+    let problem = Smooth {
+        f: &f,
+        last: RefCell::new(None),
+    };
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 7)
         .with_tolerance_grad(1e-9)
-        .and_then(|solver| solver.with_tolerance_cost(1e-14));
+        .and_then(|solver| solver.with_tolerance_cost(0.0));
     let outcome = solver.and_then(|solver| {
         Executor::new(problem, solver)
             .configure(|state| state.param(start.clone()).max_iters(500))

@@ -43,14 +43,19 @@ pub struct BgNbdFit {
 
 /// Customers sharing (x, tₓ, T), and how many of them there are.
 struct Group {
+    /// Index into the distinct purchase counts.
+    frequency: usize,
     x: f64,
     recency: f64,
     age: f64,
     count: f64,
 }
 
-fn group(customers: &[CustomerSummary]) -> Vec<Group> {
+/// The groups and the distinct purchase counts they refer to.
+fn group(customers: &[CustomerSummary]) -> (Vec<Group>, Vec<f64>) {
     let mut seen: HashMap<(u32, u64, u64), usize> = HashMap::new();
+    let mut frequencies: HashMap<u32, usize> = HashMap::new();
+    let mut distinct: Vec<f64> = Vec::new();
     let mut groups: Vec<Group> = Vec::new();
     for c in customers {
         let key = (c.frequency, c.recency.to_bits(), c.age.to_bits());
@@ -58,7 +63,12 @@ fn group(customers: &[CustomerSummary]) -> Vec<Group> {
             Some(&i) => groups[i].count += 1.0,
             None => {
                 seen.insert(key, groups.len());
+                let frequency = *frequencies.entry(c.frequency).or_insert_with(|| {
+                    distinct.push(f64::from(c.frequency));
+                    distinct.len() - 1
+                });
                 groups.push(Group {
+                    frequency,
                     x: f64::from(c.frequency),
                     recency: c.recency,
                     age: c.age,
@@ -67,15 +77,45 @@ fn group(customers: &[CustomerSummary]) -> Vec<Group> {
             }
         }
     }
-    groups
+    (groups, distinct)
+}
+
+/// The terms of the log-likelihood that depend on the parameters and x only: computed once
+/// per distinct purchase count instead of once per customer.
+struct ByFrequency {
+    ln_gammas: f64,
+    d_r: f64,
+    d_a: f64,
+    d_b: f64,
+}
+
+impl ByFrequency {
+    fn new(p: &BgNbd, x: f64) -> Self {
+        let BgNbd { r, alpha, a, b } = *p;
+        let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
+        let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
+        let common = digamma(a + b) - digamma(a + b + x);
+        ByFrequency {
+            ln_gammas: a1 + a2,
+            d_r: digamma(r + x) - digamma(r) + alpha.ln(),
+            d_a: if x > 0.0 { common } else { 0.0 },
+            d_b: if x > 0.0 {
+                common + digamma(b + x) - digamma(b)
+            } else {
+                0.0
+            },
+        }
+    }
 }
 
 /// The log-likelihood of one customer and its gradient with respect to (r, α, a, b).
 fn customer_log_likelihood(p: &BgNbd, x: f64, recency: f64, age: f64) -> (f64, [f64; 4]) {
+    group_log_likelihood(p, &ByFrequency::new(p, x), x, recency, age)
+}
+
+fn group_log_likelihood(p: &BgNbd, shared: &ByFrequency, x: f64, recency: f64, age: f64) -> (f64, [f64; 4]) {
     let BgNbd { r, alpha, a, b } = *p;
     let ln_alpha_age = (alpha + age).ln();
-    let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
-    let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
     let a3 = -(r + x) * ln_alpha_age;
     let (tail, w3, w4, ln_alpha_recency) = if x > 0.0 {
         let ln_alpha_recency = (alpha + recency).ln();
@@ -86,15 +126,11 @@ fn customer_log_likelihood(p: &BgNbd, x: f64, recency: f64, age: f64) -> (f64, [
     } else {
         (a3, 1.0, 0.0, 0.0)
     };
-    let ll = a1 + a2 + tail;
-    let d_r = digamma(r + x) - digamma(r) + alpha.ln() - w3 * ln_alpha_age - w4 * ln_alpha_recency;
+    let ll = shared.ln_gammas + tail;
+    let d_r = shared.d_r - w3 * ln_alpha_age - w4 * ln_alpha_recency;
     let d_alpha = r / alpha - w3 * (r + x) / (alpha + age) - w4 * (r + x) / (alpha + recency);
     let (d_a, d_b) = if x > 0.0 {
-        let common = digamma(a + b) - digamma(a + b + x);
-        (
-            common + w4 / a,
-            common + digamma(b + x) - digamma(b) - w4 / (b + x - 1.0),
-        )
+        (shared.d_a + w4 / a, shared.d_b - w4 / (b + x - 1.0))
     } else {
         (0.0, 0.0)
     };
@@ -143,7 +179,7 @@ impl BgNbd {
                 "check the calibration end date: it must not be before a customer's purchases",
             );
         }
-        let groups = group(customers);
+        let (groups, frequencies) = group(customers);
         let n = customers.len() as f64;
         let regularised = customers.len() < REGULARISE_BELOW;
         // Prior centres: CDNOW-like dropout, and a buying rate matching the data's own.
@@ -161,9 +197,10 @@ impl BgNbd {
 
         let negative = |theta: &[f64], with_prior: bool| -> (f64, Vec<f64>) {
             let p = BgNbd::from_log(theta);
+            let shared: Vec<ByFrequency> = frequencies.iter().map(|&x| ByFrequency::new(&p, x)).collect();
             let (mut value, mut gradient) = (0.0, [0.0; 4]);
             for g in &groups {
-                let (ll, d) = customer_log_likelihood(&p, g.x, g.recency, g.age);
+                let (ll, d) = group_log_likelihood(&p, &shared[g.frequency], g.x, g.recency, g.age);
                 value -= g.count * ll;
                 for (total, part) in gradient.iter_mut().zip(d) {
                     *total -= g.count * part;

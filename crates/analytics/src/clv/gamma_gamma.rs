@@ -30,14 +30,43 @@ pub struct GammaGammaFit {
     pub iterations: u64,
 }
 
+/// The terms that depend on the parameters and x only, once per distinct purchase count.
+struct ByFrequency {
+    constant: f64,
+    d_p: f64,
+    d_q: f64,
+}
+
+impl ByFrequency {
+    fn new(g: &GammaGamma, x: f64) -> Self {
+        let GammaGamma { p, q, v } = *g;
+        let px = p * x;
+        ByFrequency {
+            constant: ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q) + q * v.ln() + px * x.ln(),
+            d_p: x * (digamma(px + q) - digamma(px) + x.ln()),
+            d_q: digamma(px + q) - digamma(q) + v.ln(),
+        }
+    }
+}
+
+#[cfg(test)]
 fn customer_log_likelihood(g: &GammaGamma, x: f64, m: f64) -> (f64, [f64; 3]) {
+    spender_log_likelihood(g, &ByFrequency::new(g, x), x, m, m.ln())
+}
+
+fn spender_log_likelihood(
+    g: &GammaGamma,
+    shared: &ByFrequency,
+    x: f64,
+    m: f64,
+    ln_m: f64,
+) -> (f64, [f64; 3]) {
     let GammaGamma { p, q, v } = *g;
     let px = p * x;
     let ln_total = (x * m + v).ln();
-    let ll = ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q) + q * v.ln() + (px - 1.0) * m.ln() + px * x.ln()
-        - (px + q) * ln_total;
-    let d_p = x * (digamma(px + q) - digamma(px) + m.ln() + x.ln() - ln_total);
-    let d_q = digamma(px + q) - digamma(q) + v.ln() - ln_total;
+    let ll = shared.constant + (px - 1.0) * ln_m - (px + q) * ln_total;
+    let d_p = shared.d_p + x * (ln_m - ln_total);
+    let d_q = shared.d_q - ln_total;
     let d_v = q / v - (px + q) / (x * m + v);
     (ll, [d_p, d_q, d_v])
 }
@@ -57,10 +86,19 @@ impl GammaGamma {
 
     /// Fits on the repeat customers with a positive average spend among `customers`.
     pub fn fit(customers: &[CustomerSummary]) -> Analysis<GammaGammaFit> {
-        let repeat: Vec<(f64, f64)> = customers
+        // (index of x among the distinct counts, x, m, ln m)
+        let mut distinct: Vec<f64> = Vec::new();
+        let repeat: Vec<(usize, f64, f64, f64)> = customers
             .iter()
             .filter(|c| c.frequency > 0 && c.monetary > 0.0 && c.monetary.is_finite())
-            .map(|c| (f64::from(c.frequency), c.monetary))
+            .map(|c| {
+                let x = f64::from(c.frequency);
+                let index = distinct.iter().position(|d| *d == x).unwrap_or_else(|| {
+                    distinct.push(x);
+                    distinct.len() - 1
+                });
+                (index, x, c.monetary, c.monetary.ln())
+            })
             .collect();
         if repeat.len() < 2 {
             return Analysis::insufficient(
@@ -71,7 +109,7 @@ impl GammaGamma {
         }
         let n = repeat.len() as f64;
         let regularised = repeat.len() < REGULARISE_BELOW;
-        let mean_spend = repeat.iter().map(|(_, m)| m).sum::<f64>() / n;
+        let mean_spend = repeat.iter().map(|(_, _, m, _)| m).sum::<f64>() / n;
         // Prior: moderate heterogeneity (p = 6, q = 4) with a population mean equal to the data's.
         let centre = GammaGamma {
             p: 6.0,
@@ -82,9 +120,10 @@ impl GammaGamma {
         let prior_sd = 1.5;
         let negative = |theta: &[f64], with_prior: bool| -> (f64, Vec<f64>) {
             let g = GammaGamma::from_log(theta);
+            let shared: Vec<ByFrequency> = distinct.iter().map(|&x| ByFrequency::new(&g, x)).collect();
             let (mut value, mut gradient) = (0.0, [0.0; 3]);
-            for &(x, m) in &repeat {
-                let (ll, d) = customer_log_likelihood(&g, x, m);
+            for &(index, x, m, ln_m) in &repeat {
+                let (ll, d) = spender_log_likelihood(&g, &shared[index], x, m, ln_m);
                 value -= ll;
                 for (total, part) in gradient.iter_mut().zip(d) {
                     *total -= part;

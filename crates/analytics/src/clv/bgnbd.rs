@@ -11,8 +11,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::{hyp2f1, log_parameter_covariance, log_prior_penalty, CustomerSummary, REGULARISE_BELOW};
-use crate::optimise::minimise_smooth;
+use super::{delta_se, fit_log_parameters, hyp2f1, standard_errors, CustomerSummary, REGULARISE_BELOW};
 use crate::{Analysis, Interval, Sample};
 
 /// Fitted BG/NBD parameters.
@@ -180,7 +179,6 @@ impl BgNbd {
             );
         }
         let (groups, frequencies) = group(customers);
-        let n = customers.len() as f64;
         let regularised = customers.len() < REGULARISE_BELOW;
         // Prior centres: CDNOW-like dropout, and a buying rate matching the data's own.
         let total_purchases: f64 = customers.iter().map(|c| f64::from(c.frequency)).sum();
@@ -193,9 +191,7 @@ impl BgNbd {
             b: 2.5,
         }
         .to_log();
-        let prior_sd = 1.5;
-
-        let negative = |theta: &[f64], with_prior: bool| -> (f64, Vec<f64>) {
+        let negative = |theta: &[f64]| -> (f64, Vec<f64>) {
             let p = BgNbd::from_log(theta);
             let shared: Vec<ByFrequency> = frequencies.iter().map(|&x| ByFrequency::new(&p, x)).collect();
             let (mut value, mut gradient) = (0.0, [0.0; 4]);
@@ -207,38 +203,22 @@ impl BgNbd {
                 }
             }
             let scale = [p.r, p.alpha, p.a, p.b];
-            let mut gradient: Vec<f64> = gradient.iter().zip(scale).map(|(g, s)| g * s).collect();
-            if with_prior {
-                for i in 0..4 {
-                    let (penalty, slope) = log_prior_penalty(theta[i], centre[i], prior_sd);
-                    value += penalty;
-                    gradient[i] += slope;
-                }
-            }
-            if !value.is_finite() {
-                return (f64::MAX, vec![0.0; 4]);
-            }
-            (value, gradient)
+            (value, gradient.iter().zip(scale).map(|(g, s)| g * s).collect())
         };
-        let per_customer = |theta: &[f64]| {
-            let (value, gradient) = negative(theta, regularised);
-            (value / n, gradient.into_iter().map(|g| g / n).collect())
-        };
-        let minimum = minimise_smooth(per_customer, centre.to_vec());
-        let params = BgNbd::from_log(&minimum.point);
-        let log_covariance = log_parameter_covariance(|theta| negative(theta, regularised).1, &minimum.point);
-        let standard_errors = log_covariance.as_ref().map(|cov| {
-            let values = [params.r, params.alpha, params.a, params.b];
-            std::array::from_fn(|i| values[i] * cov[i][i].sqrt())
-        });
+        let fit = fit_log_parameters(negative, &centre, customers.len(), regularised);
+        let params = BgNbd::from_log(&fit.point);
+        let standard_errors = standard_errors(
+            [params.r, params.alpha, params.a, params.b],
+            fit.covariance.as_ref(),
+        );
         Analysis::Ready(BgNbdFit {
             params,
-            log_likelihood: -negative(&minimum.point, false).0,
+            log_likelihood: fit.log_likelihood,
             sample: Sample::new(customers.len()),
             regularised,
-            log_covariance,
+            log_covariance: fit.covariance,
             standard_errors,
-            iterations: minimum.iterations,
+            iterations: fit.iterations,
         })
     }
 
@@ -290,20 +270,9 @@ impl BgNbdFit {
     /// The standard error of `f` of the parameters by the delta method (infinite when the
     /// covariance is unknown).
     pub(crate) fn log_se(&self, f: impl Fn(&BgNbd) -> f64) -> f64 {
-        let Some(cov) = &self.log_covariance else {
-            return f64::INFINITY;
-        };
-        let theta = self.params.to_log();
-        let step = 1e-5;
-        let gradient: Vec<f64> = (0..4)
-            .map(|i| {
-                let (mut up, mut down) = (theta, theta);
-                up[i] += step;
-                down[i] -= step;
-                (f(&BgNbd::from_log(&up)) - f(&BgNbd::from_log(&down))) / (2.0 * step)
-            })
-            .collect();
-        super::quadratic_form(&gradient, cov).max(0.0).sqrt()
+        delta_se(&self.params.to_log(), self.log_covariance.as_ref(), |theta| {
+            f(&BgNbd::from_log(theta))
+        })
     }
 }
 

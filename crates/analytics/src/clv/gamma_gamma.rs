@@ -5,8 +5,7 @@
 use serde::Serialize;
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::{log_parameter_covariance, log_prior_penalty, CustomerSummary, REGULARISE_BELOW};
-use crate::optimise::minimise_smooth;
+use super::{delta_se, fit_log_parameters, standard_errors, CustomerSummary, REGULARISE_BELOW};
 use crate::{Analysis, Interval, Sample};
 
 /// Fitted Gamma-Gamma parameters (`v` is the paper's γ).
@@ -117,8 +116,7 @@ impl GammaGamma {
             v: mean_spend * 3.0 / 6.0,
         }
         .to_log();
-        let prior_sd = 1.5;
-        let negative = |theta: &[f64], with_prior: bool| -> (f64, Vec<f64>) {
+        let negative = |theta: &[f64]| -> (f64, Vec<f64>) {
             let g = GammaGamma::from_log(theta);
             let shared: Vec<ByFrequency> = distinct.iter().map(|&x| ByFrequency::new(&g, x)).collect();
             let (mut value, mut gradient) = (0.0, [0.0; 3]);
@@ -130,38 +128,19 @@ impl GammaGamma {
                 }
             }
             let scale = [g.p, g.q, g.v];
-            let mut gradient: Vec<f64> = gradient.iter().zip(scale).map(|(d, s)| d * s).collect();
-            if with_prior {
-                for i in 0..3 {
-                    let (penalty, slope) = log_prior_penalty(theta[i], centre[i], prior_sd);
-                    value += penalty;
-                    gradient[i] += slope;
-                }
-            }
-            if !value.is_finite() {
-                return (f64::MAX, vec![0.0; 3]);
-            }
-            (value, gradient)
+            (value, gradient.iter().zip(scale).map(|(d, s)| d * s).collect())
         };
-        let per_customer = |theta: &[f64]| {
-            let (value, gradient) = negative(theta, regularised);
-            (value / n, gradient.into_iter().map(|g| g / n).collect())
-        };
-        let minimum = minimise_smooth(per_customer, centre.to_vec());
-        let params = GammaGamma::from_log(&minimum.point);
-        let log_covariance = log_parameter_covariance(|theta| negative(theta, regularised).1, &minimum.point);
-        let standard_errors = log_covariance.as_ref().map(|cov| {
-            let values = [params.p, params.q, params.v];
-            std::array::from_fn(|i| values[i] * cov[i][i].sqrt())
-        });
+        let fit = fit_log_parameters(negative, &centre, repeat.len(), regularised);
+        let params = GammaGamma::from_log(&fit.point);
+        let standard_errors = standard_errors([params.p, params.q, params.v], fit.covariance.as_ref());
         Analysis::Ready(GammaGammaFit {
             params,
-            log_likelihood: -negative(&minimum.point, false).0,
+            log_likelihood: fit.log_likelihood,
             sample: Sample::new(repeat.len()),
             regularised,
-            log_covariance,
+            log_covariance: fit.covariance,
             standard_errors,
-            iterations: minimum.iterations,
+            iterations: fit.iterations,
         })
     }
 
@@ -184,25 +163,9 @@ impl GammaGammaFit {
     }
 
     pub(crate) fn log_se(&self, f: impl Fn(&GammaGamma) -> f64) -> f64 {
-        let Some(cov) = &self.log_covariance else {
-            return f64::INFINITY;
-        };
-        let theta = self.params.to_log();
-        let step = 1e-5;
-        let gradient: Vec<f64> = (0..3)
-            .map(|i| {
-                let (mut up, mut down) = (theta, theta);
-                up[i] += step;
-                down[i] -= step;
-                (f(&GammaGamma::from_log(&up)) - f(&GammaGamma::from_log(&down))) / (2.0 * step)
-            })
-            .collect();
-        let variance = super::quadratic_form(&gradient, cov);
-        if variance.is_finite() {
-            variance.max(0.0).sqrt()
-        } else {
-            f64::INFINITY
-        }
+        delta_se(&self.params.to_log(), self.log_covariance.as_ref(), |theta| {
+            f(&GammaGamma::from_log(theta))
+        })
     }
 }
 

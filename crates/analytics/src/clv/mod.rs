@@ -10,6 +10,8 @@ mod gamma_gamma;
 mod summary;
 mod value;
 
+use crate::optimise::minimise_smooth;
+
 pub use bgnbd::{BgNbd, BgNbdFit};
 pub use gamma_gamma::{GammaGamma, GammaGammaFit};
 pub use summary::{summarize, CustomerSummary, TimeUnit, Transaction};
@@ -23,7 +25,7 @@ pub const REGULARISE_BELOW: usize = 500;
 /// The covariance of the log-parameters from the observed information (the inverse Hessian
 /// of the total negative log-likelihood), or `None` when the surface is not curved enough
 /// to invert (the interval is then left unbounded rather than invented).
-pub(crate) fn log_parameter_covariance<G>(gradient: G, at: &[f64]) -> Option<Vec<Vec<f64>>>
+fn log_parameter_covariance<G>(gradient: G, at: &[f64]) -> Option<Vec<Vec<f64>>>
 where
     G: Fn(&[f64]) -> Vec<f64>,
 {
@@ -83,7 +85,7 @@ pub(crate) fn invert(mut matrix: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
 }
 
 /// `gᵀ Σ g`: the delta method's variance of a function with gradient `g` at the estimate.
-pub(crate) fn quadratic_form(gradient: &[f64], covariance: &[Vec<f64>]) -> f64 {
+fn quadratic_form(gradient: &[f64], covariance: &[Vec<f64>]) -> f64 {
     let mut total = 0.0;
     for (i, gi) in gradient.iter().enumerate() {
         for (j, gj) in gradient.iter().enumerate() {
@@ -109,11 +111,91 @@ pub(crate) fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
     sum
 }
 
-/// A weak normal prior on a log-parameter: its negative log density (up to a constant) and
-/// that density's derivative.
-pub(crate) fn log_prior_penalty(log_value: f64, centre: f64, sd: f64) -> (f64, f64) {
-    let z = (log_value - centre) / sd;
-    (0.5 * z * z, z / sd)
+/// Spread of the weak normal priors on the log-parameters used when regularising.
+const PRIOR_SD: f64 = 1.5;
+
+/// A maximum-likelihood fit on log-parameters: what the BG/NBD and Gamma-Gamma fits share.
+pub(crate) struct LogFit {
+    pub point: Vec<f64>,
+    /// Without the prior, when regularised.
+    pub log_likelihood: f64,
+    pub covariance: Option<Vec<Vec<f64>>>,
+    pub iterations: u64,
+}
+
+/// Minimises `negative` — the total negative log-likelihood and its gradient in log-space —
+/// from the prior centre (per customer, so tolerances mean the same at any size), adding weak
+/// normal priors around that centre when `regularised`.
+pub(crate) fn fit_log_parameters<F>(
+    negative: F,
+    centre: &[f64],
+    customers: usize,
+    regularised: bool,
+) -> LogFit
+where
+    F: Fn(&[f64]) -> (f64, Vec<f64>),
+{
+    let penalised = |theta: &[f64]| {
+        let (mut value, mut gradient) = negative(theta);
+        if regularised {
+            for ((g, t), c) in gradient.iter_mut().zip(theta).zip(centre) {
+                let z = (t - c) / PRIOR_SD;
+                value += 0.5 * z * z;
+                *g += z / PRIOR_SD;
+            }
+        }
+        if value.is_finite() {
+            (value, gradient)
+        } else {
+            (f64::MAX, vec![0.0; theta.len()])
+        }
+    };
+    let n = customers.max(1) as f64;
+    let minimum = minimise_smooth(
+        |theta| {
+            let (value, gradient) = penalised(theta);
+            (value / n, gradient.into_iter().map(|g| g / n).collect())
+        },
+        centre.to_vec(),
+    );
+    let covariance = log_parameter_covariance(|theta| penalised(theta).1, &minimum.point);
+    LogFit {
+        log_likelihood: -negative(&minimum.point).0,
+        point: minimum.point,
+        covariance,
+        iterations: minimum.iterations,
+    }
+}
+
+/// Standard errors of the parameters themselves (delta method from the log scale).
+pub(crate) fn standard_errors<const N: usize>(
+    values: [f64; N],
+    covariance: Option<&Vec<Vec<f64>>>,
+) -> Option<[f64; N]> {
+    covariance.map(|cov| std::array::from_fn(|i| values[i] * cov[i][i].sqrt()))
+}
+
+/// The standard error of `f` of the log-parameters at `theta` by the delta method (infinite
+/// when the covariance is unknown or the function is not finite there).
+pub(crate) fn delta_se(theta: &[f64], covariance: Option<&Vec<Vec<f64>>>, f: impl Fn(&[f64]) -> f64) -> f64 {
+    let Some(cov) = covariance else {
+        return f64::INFINITY;
+    };
+    let step = 1e-5;
+    let gradient: Vec<f64> = (0..theta.len())
+        .map(|i| {
+            let (mut up, mut down) = (theta.to_vec(), theta.to_vec());
+            up[i] += step;
+            down[i] -= step;
+            (f(&up) - f(&down)) / (2.0 * step)
+        })
+        .collect();
+    let variance = quadratic_form(&gradient, cov);
+    if variance.is_finite() {
+        variance.max(0.0).sqrt()
+    } else {
+        f64::INFINITY
+    }
 }
 
 #[cfg(test)]

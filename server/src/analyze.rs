@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use analytics::basket::{mine, BasketSettings};
 use analytics::churn::{ChurnModel, Column};
-use analytics::clv::{customer_value, summarize, BgNbd, ClvSettings, GammaGamma, TimeUnit, Transaction};
+use analytics::clv::{
+    customer_value, summarize, BgNbd, ClvSettings, CustomerValue, GammaGamma, TimeUnit, Transaction,
+};
 use analytics::forecast::{forecast, mape, ForecastSettings};
 use analytics::metrics::{auc, is_test_row};
 use analytics::Analysis;
@@ -346,20 +348,24 @@ fn clv(args: &ClvArgs) -> Result<String, AnalyzeError> {
         unit,
         ..ClvSettings::default()
     };
+    // Scored once, typed; the JSON and the table are both rendered from these.
     let per_entity = args.common.per_entity.then(|| {
         let step = Instant::now();
-        let values: Vec<Value> = summaries
+        let values: Vec<CustomerValue> = summaries
             .iter()
-            .map(|(id, s)| {
-                let value = customer_value(&frequency, spend.as_ref(), s, &settings);
-                json!({"customer": id, "frequency": s.frequency, "recency": s.recency, "T": s.age, "monetary": s.monetary, "value": value})
-            })
+            .map(|(_, s)| customer_value(&frequency, spend.as_ref(), s, &settings))
             .collect();
         (values, milliseconds(step))
     });
     if let Some((values, ms)) = &per_entity {
         document["timings_ms"]["score"] = json!(ms);
-        document["per_entity"] = json!(values);
+        document["per_entity"] = summaries
+            .iter()
+            .zip(values)
+            .map(|((id, s), value)| {
+                json!({"customer": id, "frequency": s.frequency, "recency": s.recency, "T": s.age, "monetary": s.monetary, "value": value})
+            })
+            .collect();
     }
     if args.common.format == Format::Json {
         return Ok(json_text(&document));
@@ -378,31 +384,18 @@ fn clv(args: &ClvArgs) -> Result<String, AnalyzeError> {
         None => out += "Gamma-Gamma  not fitted: fewer than 2 repeat customers with a positive spend\n",
     }
     if let Some((values, _)) = per_entity {
-        let rows: Vec<Vec<String>> = values
+        let rows: Vec<Vec<String>> = summaries
             .iter()
-            .map(|v| {
-                let value = &v["value"];
-                let clv = &value["clv"];
+            .zip(&values)
+            .map(|((id, s), value)| {
                 vec![
-                    v["customer"].as_str().unwrap_or_default().to_string(),
-                    v["frequency"].to_string(),
-                    format!("{:.3}", value["p_alive"].as_f64().unwrap_or(f64::NAN)),
-                    format!(
-                        "{:.3}",
-                        value["expected_purchases"]["estimate"]
-                            .as_f64()
-                            .unwrap_or(f64::NAN)
-                    ),
-                    if clv.is_null() {
-                        "-".into()
-                    } else {
-                        format!(
-                            "{:.2} [{:.2}, {:.2}]",
-                            clv["estimate"].as_f64().unwrap_or(f64::NAN),
-                            clv["low"].as_f64().unwrap_or(f64::NAN),
-                            clv["high"].as_f64().unwrap_or(f64::NAN)
-                        )
-                    },
+                    id.clone(),
+                    s.frequency.to_string(),
+                    format!("{:.3}", value.p_alive),
+                    format!("{:.3}", value.expected_purchases.estimate),
+                    value.clv.map_or("-".into(), |clv| {
+                        format!("{:.2} [{:.2}, {:.2}]", clv.estimate, clv.low, clv.high)
+                    }),
                 ]
             })
             .collect();

@@ -71,21 +71,6 @@ impl Interval {
             level,
         }
     }
-
-    /// `estimate ± z·se`.
-    pub fn normal(estimate: f64, se: f64, level: f64) -> Self {
-        let half = normal_quantile(0.5 + level / 2.0) * se.max(0.0);
-        Interval {
-            estimate,
-            low: estimate - half,
-            high: estimate + half,
-            level,
-        }
-    }
-
-    pub fn contains(&self, value: f64) -> bool {
-        self.low <= value && value <= self.high
-    }
 }
 
 /// Why a result could not be computed, in words a merchant can act on.
@@ -122,13 +107,6 @@ impl<T> Analysis<T> {
             Analysis::InsufficientData(_) => None,
         }
     }
-
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Analysis<U> {
-        match self {
-            Analysis::Ready(value) => Analysis::Ready(f(value)),
-            Analysis::InsufficientData(why) => Analysis::InsufficientData(why),
-        }
-    }
 }
 
 /// The standard normal quantile function (for interval half-widths).
@@ -137,26 +115,15 @@ pub fn normal_quantile(p: f64) -> f64 {
     Normal::standard().inverse_cdf(p)
 }
 
-/// Quantile by linear interpolation between order statistics (numpy's default), on sorted data.
-pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
-    match sorted.len() {
-        0 => f64::NAN,
-        1 => sorted[0],
-        n => {
-            let position = q.clamp(0.0, 1.0) * (n - 1) as f64;
-            let below = position.floor() as usize;
-            let above = (below + 1).min(n - 1);
-            let weight = position - below as f64;
-            sorted[below] * (1.0 - weight) + sorted[above] * weight
-        }
-    }
-}
-
 /// The median of unsorted values (NaN for none).
 pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    quantile_sorted(&sorted, 0.5)
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
 }
 
 /// The Wilson score interval of a proportion `successes / trials`: honest for small samples and

@@ -88,8 +88,8 @@ where
         Ok(result) => {
             let state = result.state();
             let point = state.get_best_param().cloned().unwrap_or(start);
-            let value = f(&point).0;
-            if value.is_finite() && gradient_is_small(&f(&point).1) {
+            let (value, gradient) = f(&point);
+            if value.is_finite() && gradient_is_small(&gradient) {
                 return Minimum {
                     point,
                     value,

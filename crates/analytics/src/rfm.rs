@@ -77,26 +77,6 @@ impl Segment {
             Segment::Hibernating => "Hibernating",
         }
     }
-
-    /// What a merchant would do with the segment.
-    pub fn advice(self) -> &'static str {
-        match self {
-            Segment::Champions => {
-                "Bought recently, buy often and spend the most: reward them, ask for reviews."
-            }
-            Segment::LoyalCustomers => "Buy regularly: offer loyalty perks and upsell.",
-            Segment::PotentialLoyalists => {
-                "Recent customers with a few orders: offer membership or recommendations."
-            }
-            Segment::NewCustomers => "Bought for the first time recently: onboard them well.",
-            Segment::Promising => "Recent but infrequent: build the relationship with useful content.",
-            Segment::NeedAttention => "Average recency and frequency: a limited-time offer may revive them.",
-            Segment::AboutToSleep => "Below average and slipping: share popular products before they lapse.",
-            Segment::AtRisk => "Used to buy often but not lately: win them back with a personal message.",
-            Segment::CantLoseThem => "Were among the most frequent but have been gone long: reach out now.",
-            Segment::Hibernating => "Last bought long ago and rarely: low-cost reactivation or let go.",
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -108,6 +108,7 @@ impl ByFrequency {
 }
 
 /// The log-likelihood of one customer and its gradient with respect to (r, α, a, b).
+#[cfg(test)]
 fn customer_log_likelihood(p: &BgNbd, x: f64, recency: f64, age: f64) -> (f64, [f64; 4]) {
     group_log_likelihood(p, &ByFrequency::new(p, x), x, recency, age)
 }
@@ -148,14 +149,6 @@ impl BgNbd {
 
     fn to_log(self) -> [f64; 4] {
         [self.r.ln(), self.alpha.ln(), self.a.ln(), self.b.ln()]
-    }
-
-    /// The log-likelihood of customers under these parameters.
-    pub fn log_likelihood(&self, customers: &[CustomerSummary]) -> f64 {
-        customers
-            .iter()
-            .map(|c| customer_log_likelihood(self, f64::from(c.frequency), c.recency, c.age).0)
-            .sum()
     }
 
     /// Fits the model by maximum likelihood (regularised below [`REGULARISE_BELOW`] customers).

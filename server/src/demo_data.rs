@@ -855,6 +855,11 @@ pub async fn generate(admin: &PgPool, slug: &str, plan: Plan) -> Result<Counts, 
     sqlx::query("analyze customers, interactions, orders, order_lines, reviews")
         .execute(&mut *conn)
         .await?;
+    // The server's worker computes scores, segments and forecasts for the new data.
+    sqlx::query("insert into jobs (org_id, kind) values ($1, 'score')")
+        .bind(org)
+        .execute(&mut *conn)
+        .await?;
     Ok(counts)
 }
 
@@ -1069,6 +1074,9 @@ async fn aggregates(conn: &mut PgConnection, org: Uuid) -> Result<(), sqlx::Erro
 async fn clear(admin: &PgPool, org: Uuid) -> Result<(), sqlx::Error> {
     let mut tx = admin.begin().await?;
     for table in [
+        "customer_scores",
+        "product_forecasts",
+        "analytics_results",
         "scoring_queue",
         "import_errors",
         "import_chunks",

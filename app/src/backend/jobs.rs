@@ -1,5 +1,5 @@
-//! Durable background jobs in PostgreSQL (SPEC ING-5, ING-9): CSV imports now, scoring and
-//! recomputations later.
+//! Durable background jobs in PostgreSQL (SPEC ING-5, ING-9): CSV imports and scoring runs
+//! (`analytics::scoring`), which the worker also schedules.
 //!
 //! Why not apalis or another queue crate: jobs here must live in tenant-owned tables under
 //! the same forced row-level security as the data they work on, be enqueued in the very
@@ -22,6 +22,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::analytics::scoring;
 use super::ingest::imports;
 use super::state::AppState;
 use super::tenant::{OrgId, TenantTx};
@@ -204,6 +205,7 @@ pub async fn run_claimed(
     let work = async {
         match job.kind.as_str() {
             "import" => imports::run(state, &job, stop).await,
+            "score" => scoring::run(state, &job).await,
             other => Err(JobError::UnknownKind(other.to_owned())),
         }
     };
@@ -238,7 +240,16 @@ async fn bury(state: &AppState, job: &Claimed, reason: &str) -> Result<(), sqlx:
 /// stop at its next checkpoint and handed back.
 pub async fn work(state: AppState, mut stop: watch::Receiver<bool>) {
     tracing::info!("job worker started");
+    let mut next_schedule = tokio::time::Instant::now();
     while !*stop.borrow() {
+        if tokio::time::Instant::now() >= next_schedule {
+            next_schedule += scoring::SCHEDULE_EVERY;
+            match scoring::schedule(&state.db).await {
+                Ok(0) => {}
+                Ok(queued) => tracing::info!(queued, "scoring runs queued"),
+                Err(error) => tracing::warn!(%error, "could not queue scoring runs"),
+            }
+        }
         match claim(&state.db).await {
             Ok(Some(job)) => {
                 tracing::info!(job_id = %job.id, org_id = %job.org_id, kind = job.kind, attempt = job.attempts, "job claimed");

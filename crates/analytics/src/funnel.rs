@@ -77,6 +77,13 @@ pub fn funnel<K: Ord>(
         }
     }
     let entered = reached[0];
+    if entered == 0 {
+        return Analysis::insufficient(
+            format!("at least one customer with a \"{}\" event in the range", steps[0]),
+            0,
+            "check the event type names, or widen the date range",
+        );
+    }
     let steps = steps
         .iter()
         .enumerate()
@@ -105,6 +112,14 @@ mod tests {
 
     fn at(hours: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000, 0).unwrap() + Duration::hours(hours)
+    }
+
+    #[test]
+    fn nobody_at_the_first_step_is_insufficient_data() {
+        let steps = vec!["view".to_string(), "cart".to_string()];
+        let events = vec![(1, at(0), "cart".to_string())];
+        let answer = funnel(&events, &steps, Duration::hours(1));
+        assert!(matches!(answer, Analysis::InsufficientData(ref why) if why.needed.contains("view")));
     }
 
     #[test]
@@ -138,7 +153,10 @@ mod tests {
             let kinds = ["a", "b", "c", "d"];
             let events: Vec<(u8, DateTime<Utc>, String)> = events.iter().map(|(c, h, k)| (*c, at(*h), kinds[*k].to_string())).collect();
             let steps: Vec<String> = kinds.iter().map(|s| s.to_string()).collect();
-            let f = funnel(&events, &steps, Duration::hours(100)).ready().unwrap();
+            let Some(f) = funnel(&events, &steps, Duration::hours(100)).ready() else {
+                prop_assert!(events.iter().all(|e| e.2 != "a"), "insufficient only without a first step");
+                return Ok(());
+            };
             for pair in f.steps.windows(2) {
                 prop_assert!(pair[1].customers <= pair[0].customers);
                 prop_assert_eq!(pair[1].dropped, pair[0].customers - pair[1].customers);

@@ -63,6 +63,27 @@ impl Segment {
         }
     }
 
+    /// A stable name for storage and URLs (as serialised).
+    pub fn key(self) -> &'static str {
+        match self {
+            Segment::Champions => "champions",
+            Segment::LoyalCustomers => "loyal_customers",
+            Segment::PotentialLoyalists => "potential_loyalists",
+            Segment::NewCustomers => "new_customers",
+            Segment::Promising => "promising",
+            Segment::NeedAttention => "need_attention",
+            Segment::AboutToSleep => "about_to_sleep",
+            Segment::AtRisk => "at_risk",
+            Segment::CantLoseThem => "cant_lose_them",
+            Segment::Hibernating => "hibernating",
+        }
+    }
+
+    /// The segment a [`Segment::key`] names.
+    pub fn from_key(key: &str) -> Option<Segment> {
+        Segment::ALL.into_iter().find(|s| s.key() == key)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Segment::Champions => "Champions",
@@ -217,6 +238,16 @@ pub fn movement<K: Ord + Clone>(before: &Rfm<K>, after: &Rfm<K>) -> Vec<Movement
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_segment_key_is_its_serialised_name_and_reads_back() {
+        for segment in Segment::ALL {
+            let json = serde_json::to_value(segment).unwrap();
+            assert_eq!(json, segment.key());
+            assert_eq!(Segment::from_key(segment.key()), Some(segment));
+        }
+        assert_eq!(Segment::from_key("vip"), None);
+    }
     use proptest::prelude::*;
 
     proptest! {

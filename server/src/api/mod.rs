@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1` (SPEC OPS-4a): JSON in and out, errors as `ApiError`.
 
+mod analytics;
 mod api_keys;
 mod audit_log;
 mod auth;
@@ -36,6 +37,14 @@ pub fn router() -> Router<AppState> {
         .route("/invitations/accept", post(invitations::accept))
         .route("/customers", get(customers::list))
         .route("/customers/{id}", get(customers::profile))
+        .route("/customers/{id}/scores", get(analytics::customer_scores))
+        .route("/segments/rfm", get(analytics::rfm_segments))
+        .route("/analytics/cohorts", get(analytics::cohorts))
+        .route("/analytics/funnel", get(analytics::funnel))
+        .route("/analytics/revenue", get(analytics::revenue))
+        .route("/analytics/basket", get(analytics::basket))
+        .route("/analytics/refresh", post(analytics::refresh))
+        .route("/products/{id}/forecast", get(analytics::product_forecast))
         .route("/interactions", post(ingest::create_interaction))
         .route("/interactions/batch", batch::<Interaction>())
         .route("/orders/batch", batch::<Order>())

@@ -93,7 +93,16 @@ fn tenant_rows(org_id: Uuid, owner: Uuid) -> String {
          insert into idempotency_keys (org_id, key, request_hash, response)
              values ('{org_id}', 'k1', 'h', '{{}}');
          insert into webhook_secrets (org_id, provider, secret)
-             values ('{org_id}', 'shopify', 'a-secret-of-sixteen-chars');"
+             values ('{org_id}', 'shopify', 'a-secret-of-sixteen-chars');
+         insert into customer_scores (org_id, customer_id, computed_at, model_version, recency_days, frequency,
+                 monetary, r_score, f_score, m_score, segment, horizon_days, p_alive, expected_purchases,
+                 expected_purchases_low, expected_purchases_high, churn_probability, churn_band, churn_method)
+             values ('{org_id}', md5('{org_id}customer')::uuid, now(), 'scores/1', 3, 1, 10, 5, 1, 1,
+                     'new_customers', 365, 1, 0.5, 0.2, 0.9, 0.1, 'low', 'p_alive');
+         insert into analytics_results (org_id, kind, computed_at, model_version, result)
+             values ('{org_id}', 'rfm', now(), 'scores/1', '{{}}');
+         insert into product_forecasts (org_id, product_id, computed_at, model_version, first_day, result)
+             values ('{org_id}', md5('{org_id}product')::uuid, now(), 'scores/1', current_date, '{{}}');"
     )
 }
 

@@ -2,6 +2,7 @@
 //! and, where it matters, a real Redis. One test binary, so it links once.
 
 mod access;
+mod analytics;
 mod binary;
 mod commerce_schema;
 mod database;

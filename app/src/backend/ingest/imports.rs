@@ -747,7 +747,8 @@ impl ImportReader<'_> {
         Ok(Written::Continued)
     }
 
-    /// Ends the import: its final status, and its stored file dropped.
+    /// Ends the import: its final status, its stored file dropped and, when it succeeded, a
+    /// scoring run queued.
     async fn finish(&self, status: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
         let mut tenant = TenantTx::begin(self.db, self.org_id).await?;
         sqlx::query(
@@ -766,6 +767,10 @@ impl ImportReader<'_> {
             .bind(self.id)
             .execute(tenant.conn())
             .await?;
+        if status == "succeeded" {
+            // New data: scores are recomputed (one run however many imports finish meanwhile).
+            crate::backend::analytics::scoring::request(&mut tenant).await?;
+        }
         tenant.commit().await?;
         tracing::info!(import_id = %self.id, status, "import finished");
         Ok(())

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::server_fns::{customer, list_customers, AddInteraction, AddOrder};
+use super::server_fns::{customer, list_customers, AddInteraction, AddOrder, ScoresView};
 use crate::account::{encode_query_value, feedback, Feedback, FieldAlert, FormAlert, Protected};
 use crate::ui_error::UiError;
 
@@ -158,6 +158,7 @@ fn CustomerProfile() -> impl IntoView {
                                         <dt>"Orders"</dt><dd>{c.orders}</dd>
                                         <dt>"Revenue"</dt><dd>{c.revenue.clone()}</dd>
                                     </dl>
+                                    <ScoresCard scores=view.scores />
                                     <h2>"Timeline"</h2>
                                     {if view.timeline.is_empty() {
                                         view! { <p class="empty">"Nothing recorded yet."</p> }.into_any()
@@ -182,6 +183,49 @@ fn CustomerProfile() -> impl IntoView {
                 </Suspense>
             </section>
         </div>
+    }
+}
+
+/// A customer's segment, value and churn risk with their ranges and reasons, or what is
+/// missing before there can be any.
+#[component]
+fn ScoresCard(scores: ScoresView) -> impl IntoView {
+    let body = match scores {
+        ScoresView::Missing { needed, hint } => view! {
+            <p class="empty">"No scores yet: " {needed} ". " {hint}</p>
+        }
+        .into_any(),
+        ScoresView::Ready(s) => {
+            let band_class = format!("badge risk-{}", s.churn_band);
+            view! {
+                <dl class="facts">
+                    <dt>"RFM segment"</dt><dd><strong>{s.segment}</strong><br /><small>{s.rfm}</small></dd>
+                    <dt>"Chance still active"</dt><dd>{s.p_alive}</dd>
+                    <dt>"Expected orders"</dt><dd>{s.expected_purchases}</dd>
+                    <dt>"Lifetime value"</dt><dd>{s.clv.unwrap_or_else(|| "— (needs repeat buyers with spend to model)".into())}</dd>
+                    <dt>"Churn risk"</dt>
+                    <dd><span class=band_class>{s.churn_band}</span> " " {s.churn}
+                        {if s.churn_reasons.is_empty() {
+                            view! { <p class="reasons">"Nothing about them raises the risk above the average customer's."</p> }.into_any()
+                        } else {
+                            view! {
+                                <ul class="reasons">
+                                    {s.churn_reasons.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        }}
+                    </dd>
+                </dl>
+                <p><small>"Computed " {s.computed}</small></p>
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <section data-testid="customer-scores" aria-labelledby="scores-heading">
+            <h2 id="scores-heading">"Scores"</h2>
+            {body}
+        </section>
     }
 }
 

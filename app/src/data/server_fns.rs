@@ -42,11 +42,99 @@ pub struct TimelineItem {
     pub detail: Option<String>,
 }
 
-/// A customer's page: the profile and the latest interactions and orders, newest first.
+/// A customer's page: the profile, their scores and the latest interactions and orders,
+/// newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerView {
     pub customer: CustomerRow,
+    pub scores: ScoresView,
     pub timeline: Vec<TimelineItem>,
+}
+
+/// A customer's scores in words, or why there are none yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScoresView {
+    Ready(Box<Scores>),
+    /// What is missing and what to do about it.
+    Missing {
+        needed: String,
+        hint: String,
+    },
+}
+
+/// Each score with its interval and the reasons behind the churn risk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scores {
+    pub segment: String,
+    pub rfm: String,
+    pub p_alive: String,
+    pub expected_purchases: String,
+    pub clv: Option<String>,
+    pub churn_band: String,
+    pub churn: String,
+    pub churn_reasons: Vec<String>,
+    pub computed: String,
+}
+
+#[cfg(feature = "ssr")]
+fn scores_view(
+    answer: analytics::Analysis<crate::backend::analytics::reports::CustomerScores>,
+) -> ScoresView {
+    let s = match answer {
+        analytics::Analysis::Ready(s) => s,
+        analytics::Analysis::InsufficientData(why) => {
+            return ScoresView::Missing {
+                needed: why.needed,
+                hint: why.hint,
+            }
+        }
+    };
+    let range = |i: &analytics::Interval, digits: usize| {
+        format!(
+            "{:.digits$} ({:.0} % range {:.digits$}–{:.digits$})",
+            i.estimate,
+            i.level * 100.0,
+            i.low,
+            i.high
+        )
+    };
+    let months = (f64::from(s.horizon_days) / 30.44).round();
+    let method = if s.churn.method == "model" {
+        "learned from this store's customers who stopped buying"
+    } else {
+        "1 − P(alive): too little history to learn from yet"
+    };
+    Scores {
+        segment: s.rfm.segment_label.clone(),
+        rfm: format!(
+            "R {} · F {} · M {} — last order {} days ago, {} orders, {:.2} spent",
+            s.rfm.r, s.rfm.f, s.rfm.m, s.rfm.recency_days, s.rfm.frequency, s.rfm.monetary
+        ),
+        p_alive: format!("{:.0} %", s.p_alive * 100.0),
+        expected_purchases: format!("{} in the next {months} months", range(&s.expected_purchases, 1)),
+        clv: s.clv.as_ref().map(|clv| range(clv, 2)),
+        churn_band: s.churn.band.clone(),
+        churn: format!("{:.0} % ({method})", s.churn.probability * 100.0),
+        churn_reasons: s
+            .churn
+            .reasons
+            .as_array()
+            .map(|reasons| {
+                reasons
+                    .iter()
+                    .filter_map(|r| r["text"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        computed: format!("{} · {}", when(s.computed_at), s.model_version),
+    }
+    .into()
+}
+
+impl From<Scores> for ScoresView {
+    fn from(scores: Scores) -> Self {
+        ScoresView::Ready(Box::new(scores))
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -91,6 +179,8 @@ pub async fn customer(id: String) -> Result<CustomerView, UiError> {
     use crate::backend::{customers, web};
     let id = uuid::Uuid::parse_str(&id).map_err(|_| UiError::NotFound)?;
     let profile = customers::profile(web::caller().await?, id).await?;
+    let scores =
+        scores_view(crate::backend::analytics::reports::customer_scores(web::caller().await?, id).await?);
     let mut timeline: Vec<(chrono::DateTime<chrono::Utc>, TimelineItem)> = profile
         .interactions
         .into_iter()
@@ -126,6 +216,7 @@ pub async fn customer(id: String) -> Result<CustomerView, UiError> {
     timeline.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     Ok(CustomerView {
         customer: row(profile.customer),
+        scores,
         timeline: timeline.into_iter().map(|(_, item)| item).collect(),
     })
 }

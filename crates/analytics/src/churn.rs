@@ -386,16 +386,17 @@ pub struct Activity {
     pub p_alive: Option<f64>,
 }
 
-/// Names of [`behaviour_features`]' values, in order.
+/// Names of [`behaviour_features`]' values, in order, as a merchant reads them in a score's
+/// reasons.
 pub const BEHAVIOUR_FEATURES: [&str; 8] = [
-    "days_since_last_order",
-    "silence_vs_own_cadence",
-    "orders_last_90_days_minus_previous_90",
-    "spend_trend",
-    "sentiment_trend",
-    "support_contacts_last_90_days",
-    "p_alive",
-    "customer_age_days",
+    "days since the last order",
+    "silence against their usual gap between orders",
+    "change in orders (last 90 days against the 90 before)",
+    "change in spend (log, last 90 days against the 90 before)",
+    "change in sentiment (last 90 days against the 90 before)",
+    "support contacts in the last 90 days",
+    "chance still active (P(alive))",
+    "days as a customer",
 ];
 
 /// Behaviour features at `as_of`: recency against the customer's own buying cadence, trends

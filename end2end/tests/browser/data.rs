@@ -92,6 +92,12 @@ async fn a_csv_upload_with_bad_rows_reaches_100_percent_and_reports_the_bad_line
     wait_for_path(&page, "**/customers/*").await;
     let timeline = text(&page, "ol[aria-label=Timeline]").await;
     assert!(timeline.contains("Hello, where is my parcel?"), "{timeline}");
+    // Scores describe buying: a customer who has only written says what is missing.
+    let scores = text(&page, "[data-testid=customer-scores]").await;
+    assert!(
+        scores.contains("No scores yet") && scores.contains("order"),
+        "{scores}"
+    );
     browser.close().await;
     server.stop().await;
 }

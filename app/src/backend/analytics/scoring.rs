@@ -388,6 +388,7 @@ fn feature_columns(
             column.push(value);
         }
     }
+    // Named as merchants read them: the names become the reasons' words.
     BEHAVIOUR_FEATURES
         .iter()
         .zip(columns)
@@ -461,7 +462,7 @@ fn churn_scores(
                     if summary.frequency == 1 { "" } else { "s" }
                 );
                 let reason = Reason {
-                    feature: "p_alive".into(),
+                    feature: BEHAVIOUR_FEATURES[6].into(),
                     contribution: 1.0 - p,
                     text,
                 };

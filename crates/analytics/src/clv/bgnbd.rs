@@ -208,7 +208,7 @@ impl BgNbd {
             params,
             log_likelihood: fit.log_likelihood,
             sample: Sample::new(customers.len()),
-            regularised,
+            regularised: fit.regularised,
             log_covariance: fit.covariance,
             standard_errors,
             iterations: fit.iterations,

@@ -22,6 +22,8 @@ pub struct GammaGammaFit {
     pub log_likelihood: f64,
     /// Repeat customers the fit used.
     pub sample: Sample,
+    /// Priors were used: fewer than [`REGULARISE_BELOW`] customers, or a plain fit that ran
+    /// off to a boundary.
     pub regularised: bool,
     #[serde(skip)]
     pub log_covariance: Option<Vec<Vec<f64>>>,
@@ -137,7 +139,7 @@ impl GammaGamma {
             params,
             log_likelihood: fit.log_likelihood,
             sample: Sample::new(repeat.len()),
-            regularised,
+            regularised: fit.regularised,
             log_covariance: fit.covariance,
             standard_errors,
             iterations: fit.iterations,
@@ -173,6 +175,39 @@ impl GammaGammaFit {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Customers whose average spends differ no more than the noise of their own purchases
+    /// would explain: the plain fit sends q and v to infinity. The fit must come back
+    /// regularised, finite, with a usable interval around the population mean.
+    #[test]
+    fn spend_without_heterogeneity_falls_back_to_a_regularised_fit_with_finite_intervals() {
+        let customers: Vec<CustomerSummary> = (0..1200u32)
+            .map(|i| {
+                let frequency = 1 + i % 6;
+                // Averages of `frequency` draws around 100 with a spread of 30 per purchase.
+                let noise = f64::from((i * 7919) % 1000) / 1000.0 - 0.5;
+                let monetary = 100.0 + 30.0 * noise / f64::from(frequency).sqrt();
+                CustomerSummary {
+                    frequency,
+                    recency: 10.0,
+                    age: 20.0,
+                    monetary,
+                }
+            })
+            .collect();
+        let fit = GammaGamma::fit(&customers).ready().unwrap();
+        assert!(fit.regularised, "{fit:?}");
+        assert!(fit.params.q.is_finite() && fit.params.q < 1e6, "{fit:?}");
+        assert!(fit.standard_errors.is_some(), "{fit:?}");
+        let spend = fit.expected_spend(&customers[0], 0.9).unwrap();
+        assert!((spend.estimate - 100.0).abs() < 5.0, "{spend:?}");
+        assert!(
+            spend.low.is_finite()
+                && spend.high.is_finite()
+                && spend.low < spend.estimate
+                && spend.estimate < spend.high
+        );
+    }
 
     proptest! {
         #[test]

@@ -121,17 +121,40 @@ pub(crate) struct LogFit {
     pub log_likelihood: f64,
     pub covariance: Option<Vec<Vec<f64>>>,
     pub iterations: u64,
+    /// Whether the priors were used: asked for, or needed because the plain fit ran away.
+    pub regularised: bool,
 }
+
+/// How far (in log units, a factor of e¹² ≈ 160,000) a plain fit may move from the prior
+/// centre before it counts as running off to a boundary of the parameter space.
+const RUNAWAY: f64 = 12.0;
 
 /// Minimises `negative` — the total negative log-likelihood and its gradient in log-space —
 /// from the prior centre (per customer, so tolerances mean the same at any size), adding weak
-/// normal priors around that centre when `regularised`.
+/// normal priors around that centre when `regularised`. A plain fit that runs off towards a
+/// boundary (a parameter going to 0 or infinity, as Gamma-Gamma does when customers' spend
+/// hardly differs) has no usable covariance; it is then redone with the priors, so the
+/// estimates stay finite and the intervals honest, and says so.
 pub(crate) fn fit_log_parameters<F>(
     negative: F,
     centre: &[f64],
     customers: usize,
     regularised: bool,
 ) -> LogFit
+where
+    F: Fn(&[f64]) -> (f64, Vec<f64>),
+{
+    let fit = fit_once(&negative, centre, customers, regularised);
+    let ran_away =
+        fit.covariance.is_none() || fit.point.iter().zip(centre).any(|(p, c)| (p - c).abs() > RUNAWAY);
+    if !regularised && ran_away {
+        fit_once(&negative, centre, customers, true)
+    } else {
+        fit
+    }
+}
+
+fn fit_once<F>(negative: &F, centre: &[f64], customers: usize, regularised: bool) -> LogFit
 where
     F: Fn(&[f64]) -> (f64, Vec<f64>),
 {
@@ -164,6 +187,7 @@ where
         point: minimum.point,
         covariance,
         iterations: minimum.iterations,
+        regularised,
     }
 }
 

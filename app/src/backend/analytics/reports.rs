@@ -533,6 +533,21 @@ pub async fn revenue(mut caller: Caller, query: &RangeQuery) -> Result<Analysis<
     Ok(revenue_of(&lines, period, from, to))
 }
 
+/// 404 (audited) unless `id` is one of the organization's products.
+async fn require_product(caller: &mut Caller, id: Uuid) -> Result<(), ApiError> {
+    let known: bool =
+        sqlx::query_scalar("select exists (select 1 from products where org_id = $1 and id = $2)")
+            .bind(caller.tenant.org_id())
+            .bind(id)
+            .fetch_one(caller.tenant.conn())
+            .await?;
+    if !known {
+        caller.record_denied("analytics.read", Some(id.to_string())).await;
+        return Err(ApiError::NotFound);
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------------ basket
 
 #[derive(Debug, Default, Deserialize)]
@@ -588,16 +603,7 @@ pub async fn basket(mut caller: Caller, query: &BasketQuery) -> Result<Analysis<
         None => None,
         Some(text) => {
             let id = Uuid::parse_str(text).map_err(|_| invalid("product_id", "is not a product id"))?;
-            let known: bool =
-                sqlx::query_scalar("select exists (select 1 from products where org_id = $1 and id = $2)")
-                    .bind(org)
-                    .bind(id)
-                    .fetch_one(caller.tenant.conn())
-                    .await?;
-            if !known {
-                caller.record_denied("analytics.read", Some(id.to_string())).await;
-                return Err(ApiError::NotFound);
-            }
+            require_product(&mut caller, id).await?;
             Some(id.to_string())
         }
     };
@@ -712,16 +718,7 @@ pub async fn product_forecast(
         other => return Err(invalid("horizon", format!("\"{other}\" is not one of 7, 30, 90"))),
     };
     let org = caller.tenant.org_id();
-    let known: bool =
-        sqlx::query_scalar("select exists (select 1 from products where org_id = $1 and id = $2)")
-            .bind(org)
-            .bind(id)
-            .fetch_one(caller.tenant.conn())
-            .await?;
-    if !known {
-        caller.record_denied("analytics.read", Some(id.to_string())).await;
-        return Err(ApiError::NotFound);
-    }
+    require_product(&mut caller, id).await?;
     let stored: Option<(DateTime<Utc>, String, NaiveDate, Value)> = sqlx::query_as(
         "select computed_at, model_version, first_day, result from product_forecasts
          where org_id = $1 and product_id = $2",

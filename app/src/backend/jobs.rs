@@ -236,14 +236,15 @@ async fn bury(state: &AppState, job: &Claimed, reason: &str) -> Result<(), sqlx:
     }
 }
 
-/// Claims and runs jobs one at a time until `stop` turns true; a job in progress is asked to
-/// stop at its next checkpoint and handed back.
+/// Claims and runs jobs one at a time until `stop` turns true, queueing due scoring runs every
+/// `scoring::SCHEDULE_EVERY`; a job in progress is asked to stop at its next checkpoint and
+/// handed back.
 pub async fn work(state: AppState, mut stop: watch::Receiver<bool>) {
     tracing::info!("job worker started");
     let mut next_schedule = tokio::time::Instant::now();
     while !*stop.borrow() {
         if tokio::time::Instant::now() >= next_schedule {
-            next_schedule += scoring::SCHEDULE_EVERY;
+            next_schedule = tokio::time::Instant::now() + scoring::SCHEDULE_EVERY;
             match scoring::schedule(&state.db).await {
                 Ok(0) => {}
                 Ok(queued) => tracing::info!(queued, "scoring runs queued"),

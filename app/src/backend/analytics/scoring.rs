@@ -46,6 +46,9 @@ const FORECAST_PRODUCTS: i64 = 500;
 /// the training date, which lies `CHURN_WINDOW_DAYS` before today).
 const INTERACTION_DAYS: i64 = 180 + CHURN_WINDOW_DAYS;
 
+/// How long the worker's scheduler waits between looks for organizations due a run.
+pub const SCHEDULE_EVERY: Duration = Duration::from_secs(300);
+
 /// Rows written per statement.
 const WRITE_CHUNK: usize = 5_000;
 
@@ -611,13 +614,11 @@ pub async fn store(db: &PgPool, org: OrgId, at: DateTime<Utc>, output: &Output) 
     tenant.commit().await
 }
 
-pub fn band_key(band: RiskBand) -> &'static str {
+/// The band as `customer_scores.churn_band` stores it.
+fn band_key(band: RiskBand) -> &'static str {
     match band {
         RiskBand::Low => "low",
         RiskBand::Medium => "medium",
         RiskBand::High => "high",
     }
 }
-
-/// How long the scheduler waits between looks for organizations due a run.
-pub const SCHEDULE_EVERY: Duration = Duration::from_secs(300);

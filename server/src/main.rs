@@ -24,8 +24,18 @@ struct Cli {
     command: Option<Command>,
 }
 
-#[derive(Subcommand, Clone)]
+#[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Service(Service),
+    /// Run an analysis on a CSV file and print the result (no database needed).
+    #[command(subcommand)]
+    Analyze(server::analyze::AnalyzeCommand),
+}
+
+/// The commands that need settings and the database.
+#[derive(Subcommand)]
+enum Service {
     /// Prepare the database and serve the web app and API (the default).
     Serve,
     /// Create the database and roles if needed, apply migrations, and exit.
@@ -33,9 +43,6 @@ enum Command {
     /// Prepare the database, create or refresh the demo organization and login, and fill an
     /// organization with generated data (only when it has none, unless --replace).
     SeedDemo(SeedArgs),
-    /// Run an analysis on a CSV file and print the result (no database needed).
-    #[command(subcommand)]
-    Analyze(server::analyze::AnalyzeCommand),
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -87,26 +94,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let cli = Cli::parse();
-    if let Some(Command::Analyze(analysis)) = &cli.command {
-        return match server::analyze::run(analysis) {
-            Ok(output) => {
-                use std::io::Write;
-                // A reader that stops early (`| head`) is not a failure of the analysis.
-                match writeln!(std::io::stdout().lock(), "{output}") {
-                    Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
-                        eprintln!("sightline analyze: {error}");
-                        ExitCode::FAILURE
-                    }
-                    _ => ExitCode::SUCCESS,
-                }
-            }
-            Err(error) => {
-                eprintln!("sightline analyze: {error}");
-                ExitCode::FAILURE
-            }
-        };
-    }
+    let service = match Cli::parse().command {
+        Some(Command::Analyze(analysis)) => return analyze(&analysis),
+        Some(Command::Service(service)) => service,
+        None => Service::Serve,
+    };
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
@@ -123,11 +115,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(run(
-        cli.command.clone().unwrap_or(Command::Serve),
-        settings,
-        started,
-    ));
+    let outcome = runtime.block_on(run(service, settings, started));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -137,15 +125,35 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, settings: Settings, started: Instant) -> Result<(), StartError> {
+/// `sightline analyze …`: prints the analysis, or says why there is none.
+fn analyze(analysis: &server::analyze::AnalyzeCommand) -> ExitCode {
+    match server::analyze::run(analysis) {
+        Ok(output) => {
+            use std::io::Write;
+            // A reader that stops early (`| head`) is not a failure of the analysis.
+            match writeln!(std::io::stdout().lock(), "{output}") {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("sightline analyze: {error}");
+                    ExitCode::FAILURE
+                }
+                _ => ExitCode::SUCCESS,
+            }
+        }
+        Err(error) => {
+            eprintln!("sightline analyze: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Service, settings: Settings, started: Instant) -> Result<(), StartError> {
     let db = &settings.database;
     database::prepare(&db.admin, db.app_password.as_ref()).await?;
     tracing::info!(migrations = database::MIGRATOR.iter().count(), "database ready");
 
     match command {
-        Command::Analyze(_) => unreachable!("answered in main, before settings are read"),
-        Command::Migrate => Ok(()),
-        Command::SeedDemo(args) => {
+        Service::Migrate => Ok(()),
+        Service::SeedDemo(args) => {
             let pool = database::app_pool(db);
             let password = std::env::var("SIGHTLINE_DEMO_PASSWORD")
                 .ok()
@@ -195,7 +203,7 @@ async fn run(command: Command, settings: Settings, started: Instant) -> Result<(
             );
             Ok(())
         }
-        Command::Serve => {
+        Service::Serve => {
             let state = startup::state_from_settings(&settings)?;
             database::check_app_login(&state.db).await?;
             let listener = tokio::net::TcpListener::bind(settings.addr)

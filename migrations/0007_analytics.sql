@@ -49,7 +49,8 @@ create index customer_scores_churn_idx on customer_scores (org_id, churn_band);
 -- ---------------------------------------------------------------- organization results
 -- One row per kind of result: 'clv' (fitted BG/NBD and Gamma-Gamma), 'churn' (model weights
 -- or why there is none), 'rfm' (as-of date and sample) and 'basket' (itemsets and rules).
--- `result` holds the analytics library's own JSON, including insufficient-data answers.
+-- `result` is `{status, result}` as the endpoints answer: a summary of the library's result
+-- or its insufficient-data answer.
 create table analytics_results (
     org_id uuid not null references organizations (id) on delete cascade,
     kind text not null check (kind in ('clv', 'churn', 'rfm', 'basket')),

@@ -101,6 +101,14 @@ impl<T> Analysis<T> {
         })
     }
 
+    /// The result, borrowed, when there is one.
+    pub fn as_ready(&self) -> Option<&T> {
+        match self {
+            Analysis::Ready(value) => Some(value),
+            Analysis::InsufficientData(_) => None,
+        }
+    }
+
     pub fn ready(self) -> Option<T> {
         match self {
             Analysis::Ready(value) => Some(value),

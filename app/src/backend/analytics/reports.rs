@@ -15,12 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::scoring;
+use super::scoring::{self, midnight, SALE};
 use crate::backend::caller::Caller;
 use crate::backend::error::{ApiError, FieldError};
-
-/// Statuses of orders that count as sales.
-const SALE: &str = "status not in ('cancelled', 'refunded')";
 
 /// Said when nothing has been computed for the organization yet.
 fn not_computed<T>() -> Analysis<T> {
@@ -31,15 +28,33 @@ fn not_computed<T>() -> Analysis<T> {
     )
 }
 
-/// The stored insufficient-data answer of `kind`, if that is what the last run found.
-async fn stored_reason<T>(caller: &mut Caller, kind: &str) -> Result<Option<Analysis<T>>, ApiError> {
-    let stored: Option<Value> =
-        sqlx::query_scalar("select result from analytics_results where org_id = $1 and kind = $2")
-            .bind(caller.tenant.org_id())
-            .bind(kind)
-            .fetch_optional(caller.tenant.conn())
-            .await?;
-    Ok(stored.and_then(|v| insufficient_in(&v)))
+/// When the last scoring run was and what produced it — or, when it could not compute the
+/// results of `kinds` (checked in order), its insufficient-data answer; or "not computed"
+/// when no run has finished yet (a run stores one row per kind, at most four).
+async fn last_run<T>(
+    caller: &mut Caller,
+    kinds: &[&str],
+) -> Result<Result<(DateTime<Utc>, String), Analysis<T>>, ApiError> {
+    let stored: Vec<(String, DateTime<Utc>, String, Value)> = sqlx::query_as(
+        "select kind, computed_at, model_version, result from analytics_results where org_id = $1",
+    )
+    .bind(caller.tenant.org_id())
+    .fetch_all(caller.tenant.conn())
+    .await?;
+    for kind in kinds {
+        if let Some(why) = stored
+            .iter()
+            .find(|s| s.0 == *kind)
+            .and_then(|s| insufficient_in(&s.3))
+        {
+            return Ok(Err(why));
+        }
+    }
+    Ok(stored
+        .into_iter()
+        .next()
+        .map(|(_, at, version, _)| (at, version))
+        .ok_or_else(not_computed))
 }
 
 /// Reads an `{"status": "insufficient_data", "result": {…}}` value back.
@@ -194,12 +209,13 @@ pub async fn customer_scores(mut caller: Caller, id: Uuid) -> Result<Analysis<Cu
             0,
             "scores describe buying behaviour: they appear after the customer's first order is imported",
         ),
-        None => match stored_reason(&mut caller, "clv").await? {
-            Some(why) => why,
-            None => match stored_reason(&mut caller, "rfm").await? {
-                Some(why) => why,
-                None => not_computed(),
-            },
+        None => match last_run(&mut caller, &["clv", "rfm"]).await? {
+            Err(why) => why,
+            Ok(_) => Analysis::insufficient(
+                "a scoring run since this customer's first order",
+                0,
+                "the customer is scored at the next run: after the next import, within a day, or on POST /api/v1/analytics/refresh",
+            ),
         },
     };
     caller.tenant.commit().await?;
@@ -208,7 +224,7 @@ pub async fn customer_scores(mut caller: Caller, id: Uuid) -> Result<Analysis<Cu
 
 // ------------------------------------------------------------------ RFM segments
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Default, Serialize, sqlx::FromRow)]
 pub struct SegmentFigures {
     pub segment: String,
     #[sqlx(skip)]
@@ -242,13 +258,15 @@ pub struct RfmSegments {
 pub async fn rfm_segments(mut caller: Caller) -> Result<Analysis<RfmSegments>, ApiError> {
     caller.require(Permission::ReadData, "analytics.read").await?;
     let org = caller.tenant.org_id();
-    let run: Option<(DateTime<Utc>, String)> = sqlx::query_as(
-        "select computed_at, model_version from analytics_results where org_id = $1 and kind = 'rfm'",
-    )
-    .bind(org)
-    .fetch_optional(caller.tenant.conn())
-    .await?;
-    let figures: Vec<SegmentFigures> = sqlx::query_as(
+    // Customers are scored only when both the segments and the value model could be made.
+    let (computed_at, model_version) = match last_run(&mut caller, &["rfm", "clv"]).await? {
+        Ok(run) => run,
+        Err(why) => {
+            caller.tenant.commit().await?;
+            return Ok(why);
+        }
+    };
+    let mut figures: Vec<SegmentFigures> = sqlx::query_as(
         "select segment, count(*) as customers, (count(*)::float8 / sum(count(*)) over ())::float8 as share,
                 sum(monetary)::float8 as revenue, avg(clv)::float8 as average_clv,
                 count(*) filter (where churn_band = 'high') as high_churn_risk
@@ -257,58 +275,39 @@ pub async fn rfm_segments(mut caller: Caller) -> Result<Analysis<RfmSegments>, A
     .bind(org)
     .fetch_all(caller.tenant.conn())
     .await?;
-    let answer = match run {
-        Some((computed_at, model_version)) if !figures.is_empty() => {
-            let movement: Vec<SegmentMove> = sqlx::query_as(
-                "select previous_segment as \"from\", segment as \"to\", count(*) as customers
-                 from customer_scores
-                 where org_id = $1 and previous_segment is distinct from segment
-                 group by 1, 2 order by 3 desc, 1, 2",
-            )
-            .bind(org)
-            .fetch_all(caller.tenant.conn())
-            .await?;
-            let customers = figures.iter().map(|f| f.customers).sum();
-            let segments = Segment::ALL
+    let movement: Vec<SegmentMove> = sqlx::query_as(
+        "select previous_segment as \"from\", segment as \"to\", count(*) as customers
+         from customer_scores
+         where org_id = $1 and previous_segment is distinct from segment
+         group by 1, 2 order by 3 desc, 1, 2",
+    )
+    .bind(org)
+    .fetch_all(caller.tenant.conn())
+    .await?;
+    let customers = figures.iter().map(|f| f.customers).sum();
+    let segments = Segment::ALL
+        .iter()
+        .map(|s| {
+            let found = figures
                 .iter()
-                .map(|s| {
-                    let mut f = figures
-                        .iter()
-                        .find(|f| f.segment == s.key())
-                        .map(|f| SegmentFigures {
-                            segment: f.segment.clone(),
-                            label: String::new(),
-                            customers: f.customers,
-                            share: f.share,
-                            revenue: f.revenue,
-                            average_clv: f.average_clv,
-                            high_churn_risk: f.high_churn_risk,
-                        })
-                        .unwrap_or(SegmentFigures {
-                            segment: s.key().to_owned(),
-                            label: String::new(),
-                            customers: 0,
-                            share: 0.0,
-                            revenue: 0.0,
-                            average_clv: None,
-                            high_churn_risk: 0,
-                        });
-                    f.label = s.label().to_owned();
-                    f
+                .position(|f| f.segment == s.key())
+                .map(|i| figures.swap_remove(i));
+            SegmentFigures {
+                label: s.label().to_owned(),
+                ..found.unwrap_or_else(|| SegmentFigures {
+                    segment: s.key().to_owned(),
+                    ..SegmentFigures::default()
                 })
-                .collect();
-            Analysis::Ready(RfmSegments {
-                computed_at,
-                model_version,
-                customers,
-                segments,
-                movement,
-            })
-        }
-        _ => stored_reason(&mut caller, "rfm")
-            .await?
-            .unwrap_or_else(not_computed),
-    };
+            }
+        })
+        .collect();
+    let answer = Analysis::Ready(RfmSegments {
+        computed_at,
+        model_version,
+        customers,
+        segments,
+        movement,
+    });
     caller.tenant.commit().await?;
     Ok(answer)
 }
@@ -368,10 +367,6 @@ fn range(query: &RangeQuery, default_days: i64) -> Result<(NaiveDate, NaiveDate)
     Ok((from, to))
 }
 
-fn start_of(day: NaiveDate) -> DateTime<Utc> {
-    day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
-}
-
 fn sql_unit(period: Period) -> &'static str {
     match period {
         Period::Day => "day",
@@ -398,8 +393,8 @@ pub async fn cohorts(mut caller: Caller, query: &RangeQuery) -> Result<Analysis<
          where o.org_id = $1 and o.{SALE} and o.ordered_at < $3"
     )))
     .bind(caller.tenant.org_id())
-    .bind(start_of(from))
-    .bind(start_of(to + chrono::Duration::days(1)))
+    .bind(midnight(from))
+    .bind(midnight(to + chrono::Duration::days(1)))
     .bind(sql_unit(period))
     .fetch_all(caller.tenant.conn())
     .await?;
@@ -446,8 +441,8 @@ pub async fn funnel(mut caller: Caller, query: &RangeQuery) -> Result<Analysis<F
          where org_id = $1 and occurred_at >= $2 and occurred_at < $3 and event_type = any($4)",
     )
     .bind(caller.tenant.org_id())
-    .bind(start_of(from))
-    .bind(start_of(to + chrono::Duration::days(1)))
+    .bind(midnight(from))
+    .bind(midnight(to + chrono::Duration::days(1)))
     .bind(&steps)
     .fetch_all(caller.tenant.conn())
     .await?;
@@ -511,8 +506,8 @@ pub async fn revenue(mut caller: Caller, query: &RangeQuery) -> Result<Analysis<
     };
     let rows: Vec<SaleRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(org)
-        .bind(start_of(from))
-        .bind(start_of(to + chrono::Duration::days(1)))
+        .bind(midnight(from))
+        .bind(midnight(to + chrono::Duration::days(1)))
         .fetch_all(caller.tenant.conn())
         .await?;
     caller.tenant.commit().await?;
@@ -727,22 +722,19 @@ pub async fn product_forecast(
     .bind(id)
     .fetch_optional(caller.tenant.conn())
     .await?;
-    let ran: bool = sqlx::query_scalar("select exists (select 1 from analytics_results where org_id = $1)")
-        .bind(org)
-        .fetch_one(caller.tenant.conn())
-        .await?;
-    caller.tenant.commit().await?;
     let Some((computed_at, model_version, first_day, result)) = stored else {
-        return Ok(if ran {
-            Analysis::insufficient(
+        let answer = match last_run::<ProductForecast>(&mut caller, &[]).await? {
+            Err(why) => why,
+            Ok(_) => Analysis::insufficient(
                 "sales of this product in the last year",
                 0,
                 "forecasts are made for products sold in the last 365 days (the best-selling 500)",
-            )
-        } else {
-            not_computed()
-        });
+            ),
+        };
+        caller.tenant.commit().await?;
+        return Ok(answer);
     };
+    caller.tenant.commit().await?;
     if let Some(why) = insufficient_in(&result) {
         return Ok(why);
     }

@@ -49,6 +49,9 @@ const INTERACTION_DAYS: i64 = 180 + CHURN_WINDOW_DAYS;
 /// How long the worker's scheduler waits between looks for organizations due a run.
 pub const SCHEDULE_EVERY: Duration = Duration::from_secs(300);
 
+/// Orders that count as sales, as a SQL condition on `orders` (alias-free: prefix it).
+pub(super) const SALE: &str = "status not in ('cancelled', 'refunded')";
+
 /// Rows written per statement.
 const WRITE_CHUNK: usize = 5_000;
 
@@ -104,7 +107,6 @@ pub struct CustomerScore {
     pub expected_purchases: analytics::Interval,
     pub clv: Option<analytics::Interval>,
     pub churn_probability: f64,
-    pub churn_band: RiskBand,
     pub churn_reasons: Vec<Reason>,
 }
 
@@ -146,10 +148,10 @@ pub async fn load(db: &PgPool, org: OrgId, today: NaiveDate) -> Result<Input, sq
         .begin_with("begin isolation level repeatable read, read only")
         .await?;
     let mut tenant = TenantTx::enter(snapshot, org).await?;
-    let orders: Vec<(Uuid, NaiveDate, f64)> = sqlx::query_as(
+    let orders: Vec<(Uuid, NaiveDate, f64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select customer_id, (ordered_at at time zone 'UTC')::date, total::float8 from orders
-         where org_id = $1 and status not in ('cancelled', 'refunded') and ordered_at < $2",
-    )
+         where org_id = $1 and {SALE} and ordered_at < $2"
+    )))
     .bind(org)
     .bind(midnight(today + chrono::Duration::days(1)))
     .fetch_all(tenant.conn())
@@ -179,27 +181,26 @@ pub async fn load(db: &PgPool, org: OrgId, today: NaiveDate) -> Result<Input, sq
         }
     }
     let year_ago = midnight(today - chrono::Duration::days(365));
-    let baskets: Vec<Vec<String>> = sqlx::query_scalar(
+    let baskets: Vec<Vec<String>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "select array_agg(distinct l.product_id::text) from orders o
          join order_lines l on l.org_id = o.org_id and l.order_id = o.id
-         where o.org_id = $1 and o.ordered_at >= $2 and o.status not in ('cancelled', 'refunded')
-           and l.product_id is not null
-         group by o.id",
-    )
+         where o.org_id = $1 and o.ordered_at >= $2 and o.{SALE} and l.product_id is not null
+         group by o.org_id, o.id"
+    )))
     .bind(org)
     .bind(year_ago)
     .fetch_all(tenant.conn())
     .await?;
-    let sales: Vec<(Uuid, NaiveDate, f64)> = sqlx::query_as(
+    let sales: Vec<(Uuid, NaiveDate, f64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with sold as (
              select l.product_id, (o.ordered_at at time zone 'UTC')::date as day, sum(l.quantity)::float8 as units
              from orders o join order_lines l on l.org_id = o.org_id and l.order_id = o.id
              where o.org_id = $1 and o.ordered_at >= $2 and o.ordered_at < $3
-               and o.status not in ('cancelled', 'refunded') and l.product_id is not null
+               and o.{SALE} and l.product_id is not null
              group by 1, 2),
          best as (select product_id from sold group by 1 order by sum(units) desc limit $4)
-         select s.product_id, s.day, s.units from sold s join best using (product_id)",
-    )
+         select s.product_id, s.day, s.units from sold s join best using (product_id)"
+    )))
     .bind(org)
     .bind(year_ago)
     .bind(midnight(today))
@@ -216,7 +217,8 @@ pub async fn load(db: &PgPool, org: OrgId, today: NaiveDate) -> Result<Input, sq
     })
 }
 
-fn midnight(day: NaiveDate) -> DateTime<Utc> {
+/// The start of `day` (UTC), for range conditions on timestamps.
+pub(super) fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
 }
 
@@ -240,39 +242,37 @@ pub fn compute(input: &Input, as_of: NaiveDate) -> Output {
     let frequency_fit = BgNbd::fit(&plain);
     let spend_fit = GammaGamma::fit(&plain);
 
-    let mut purchases: HashMap<Uuid, Purchases<Uuid>> = HashMap::new();
-    for &(customer, day, amount) in &input.orders {
-        let entry = purchases.entry(customer).or_insert(Purchases {
-            customer,
-            last_order: day,
-            orders: 0,
-            revenue: 0.0,
-        });
-        entry.last_order = entry.last_order.max(day);
-        entry.orders += 1;
-        entry.revenue += amount;
-    }
+    let activities = activities(input);
+    // In the summaries' order, which the scores below are zipped in.
     let purchases: Vec<Purchases<Uuid>> = summaries
         .iter()
-        .filter_map(|(id, _)| purchases.remove(id))
+        .map(|(id, _)| {
+            let orders = &activities[id].orders;
+            Purchases {
+                customer: *id,
+                last_order: orders.iter().map(|(day, _)| *day).max().unwrap_or(as_of),
+                orders: orders.len() as u32,
+                revenue: orders.iter().map(|(_, amount)| amount).sum(),
+            }
+        })
         .collect();
     let segments = rfm::score(&purchases, as_of);
 
-    let activities = activities(input);
     let churn = train_churn(input, &activities, as_of);
-    let churn_method = if churn.is_some() { "model" } else { "p_alive" };
+    let churn_method = if matches!(churn, Analysis::Ready(_)) {
+        "model"
+    } else {
+        "p_alive"
+    };
 
     let mut customers = Vec::new();
     if let (Analysis::Ready(fit), Analysis::Ready(rfm)) = (&frequency_fit, &segments) {
-        let spend = match &spend_fit {
-            Analysis::Ready(g) => Some(g),
-            Analysis::InsufficientData(_) => None,
-        };
+        let spend = spend_fit.as_ready();
         let values: Vec<_> = summaries
             .iter()
             .map(|(_, s)| customer_value(fit, spend, s, &settings))
             .collect();
-        let risks = churn_scores(churn.as_ref(), &summaries, &activities, &values, as_of);
+        let risks = churn_scores(churn.as_ready(), &summaries, &activities, &values, as_of);
         customers = summaries
             .iter()
             .zip(&rfm.customers)
@@ -292,47 +292,36 @@ pub fn compute(input: &Input, as_of: NaiveDate) -> Output {
                     expected_purchases: value.expected_purchases,
                     clv: value.clv,
                     churn_probability: probability,
-                    churn_band: RiskBand::of(probability),
                     churn_reasons: reasons,
                 }
             })
             .collect();
     }
 
-    let clv_result = json!({
-        "as_of": as_of,
-        "horizon_months": HORIZON_MONTHS,
-        "time_unit": "week",
-        "bgnbd": frequency_fit,
-        "gamma_gamma": spend_fit,
+    // Every stored result has the endpoints' shape: `{status, result}`.
+    let clv_result = stored(&frequency_fit, |fit| {
+        json!({
+            "as_of": as_of,
+            "horizon_months": HORIZON_MONTHS,
+            "time_unit": "week",
+            "bgnbd": fit,
+            "gamma_gamma": spend_fit,
+        })
     });
-    let churn_result = match &churn {
-        Some(model) => json!({
-            "status": "ready",
-            "result": {
-                "as_of": as_of,
-                "window_days": CHURN_WINDOW_DAYS,
-                "sample": model.sample,
-                "base_rate": model.base_rate,
-                "weights": model.weights(),
-            }
-        }),
-        None => json!({
-            "status": "insufficient_data",
-            "result": {
-                "needed": format!("at least {} customers who stopped buying and {} who kept buying, {CHURN_WINDOW_DAYS} days ago", analytics::churn::MIN_PER_CLASS, analytics::churn::MIN_PER_CLASS),
-                "have": purchases.len(),
-                "hint": "churn risk is 1 − P(alive) from the lifetime-value model until there is more order history",
-            }
-        }),
-    };
-    let rfm_result = match &segments {
-        Analysis::Ready(r) => json!({
-            "status": "ready",
-            "result": { "as_of": r.as_of, "sample": r.sample, "segments": r.segments }
-        }),
-        Analysis::InsufficientData(why) => json!({ "status": "insufficient_data", "result": why }),
-    };
+    let churn_result = stored(&churn, |model| {
+        json!({
+            "as_of": as_of,
+            "window_days": CHURN_WINDOW_DAYS,
+            "sample": model.sample,
+            "base_rate": model.base_rate,
+            "weights": model.weights(),
+        })
+    });
+    // The segment summary only: per-customer positions live in `customer_scores`.
+    let rfm_result = stored(
+        &segments,
+        |r| json!({ "as_of": r.as_of, "sample": r.sample, "segments": r.segments }),
+    );
     let basket = analytics::basket::mine(
         &input.baskets,
         analytics::basket::BasketSettings {
@@ -353,6 +342,14 @@ pub fn compute(input: &Input, as_of: NaiveDate) -> Output {
         churn_method,
         results,
         forecasts: forecasts(&input.sales, as_of),
+    }
+}
+
+/// An analysis as stored: `summary` of a result, or the insufficient-data answer as it is.
+fn stored<T>(analysis: &Analysis<T>, summary: impl FnOnce(&T) -> Value) -> Value {
+    match analysis {
+        Analysis::Ready(result) => json!({ "status": "ready", "result": summary(result) }),
+        Analysis::InsufficientData(why) => json!({ "status": "insufficient_data", "result": why }),
     }
 }
 
@@ -403,7 +400,11 @@ fn feature_columns(
 }
 
 /// Trains on the customers as they were `CHURN_WINDOW_DAYS` ago: churned = no order since.
-fn train_churn(input: &Input, activities: &HashMap<Uuid, Activity>, as_of: NaiveDate) -> Option<ChurnModel> {
+fn train_churn(
+    input: &Input,
+    activities: &HashMap<Uuid, Activity>,
+    as_of: NaiveDate,
+) -> Analysis<ChurnModel> {
     let cutoff = as_of - chrono::Duration::days(CHURN_WINDOW_DAYS);
     let before: Vec<Transaction<Uuid>> = input
         .orders
@@ -416,7 +417,10 @@ fn train_churn(input: &Input, activities: &HashMap<Uuid, Activity>, as_of: Naive
         })
         .collect();
     let summaries = summarize(&before, cutoff, TimeUnit::Week);
-    let fit = BgNbd::fit(&summaries.iter().map(|(_, s)| *s).collect::<Vec<_>>()).ready()?;
+    let fit = match BgNbd::fit(&summaries.iter().map(|(_, s)| *s).collect::<Vec<_>>()) {
+        Analysis::Ready(fit) => fit,
+        Analysis::InsufficientData(why) => return Analysis::InsufficientData(why),
+    };
     let customers: Vec<Uuid> = summaries.iter().map(|(id, _)| *id).collect();
     let p_alive: Vec<f64> = summaries.iter().map(|(_, s)| fit.params.p_alive(s)).collect();
     let columns = feature_columns(&customers, activities, &p_alive, cutoff);
@@ -429,7 +433,7 @@ fn train_churn(input: &Input, activities: &HashMap<Uuid, Activity>, as_of: Naive
                 .any(|(day, _)| *day > cutoff && *day <= as_of)
         })
         .collect();
-    ChurnModel::train(&columns, &churned).ready()
+    ChurnModel::train(&columns, &churned)
 }
 
 /// Churn probability and reasons per customer: the model's, or 1 − P(alive) explained by the
@@ -561,7 +565,12 @@ pub async fn store(db: &PgPool, org: OrgId, at: DateTime<Utc>, output: &Output) 
         .bind(optional(|c| c.clv.map(|v| v.low)))
         .bind(optional(|c| c.clv.map(|v| v.high)))
         .bind(column(|c| c.churn_probability))
-        .bind(chunk.iter().map(|c| band_key(c.churn_band)).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|c| band_key(RiskBand::of(c.churn_probability)))
+                .collect::<Vec<_>>(),
+        )
         .bind(
             chunk
                 .iter()

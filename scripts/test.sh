@@ -8,6 +8,7 @@ cd "$ROOT"
 ensure_rust_tools
 ensure_node_packages
 ensure_chromium
+ensure_text_data
 # sqlx::test makes one fresh database per test from this administrative URL.
 SIGHTLINE_DB_NAME=postgres ensure_postgres
 ensure_redis

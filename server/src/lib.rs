@@ -9,6 +9,7 @@ pub mod seed;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod text_cli;
 
 // Shared with the pages' server functions, so they live in `app` (feature `ssr`).
 pub use app::backend::{auth, error, identity, rate_limit, tenant};

@@ -31,6 +31,12 @@ enum Command {
     /// Run an analysis on a CSV file and print the result (no database needed).
     #[command(subcommand)]
     Analyze(server::analyze::AnalyzeCommand),
+    /// Score texts from the shell (no database needed).
+    #[command(subcommand)]
+    Text(server::text_cli::TextCommand),
+    /// Train and evaluate the machine-learning models (no database needed).
+    #[command(subcommand)]
+    Ml(server::text_cli::MlCommand),
 }
 
 /// The commands that need settings and the database.
@@ -96,6 +102,8 @@ fn main() -> ExitCode {
     }
     let service = match Cli::parse().command {
         Some(Command::Analyze(analysis)) => return analyze(&analysis),
+        Some(Command::Text(command)) => return report_cli(server::text_cli::run_text(&command)),
+        Some(Command::Ml(command)) => return report_cli(server::text_cli::run_ml(&command)),
         Some(Command::Service(service)) => service,
         None => Service::Serve,
     };
@@ -141,6 +149,20 @@ fn analyze(analysis: &server::analyze::AnalyzeCommand) -> ExitCode {
         }
         Err(error) => {
             eprintln!("sightline analyze: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ends a `text` or `ml` command: a reader that stops early (`| head`) is not a failure.
+fn report_cli(outcome: Result<(), server::text_cli::TextCliError>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(server::text_cli::TextCliError::Io(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("sightline: {error}");
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,110 @@
+//! `sightline text …` and `sightline ml …`: scoring texts from the shell and training the
+//! sentiment heads (no database or settings needed).
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::json;
+use text::sentiment::LexiconScorer;
+
+#[derive(clap::Subcommand)]
+pub enum TextCommand {
+    /// Score one text per line of stdin; write one JSON object per line to stdout.
+    Sentiment(SentimentArgs),
+}
+
+#[derive(clap::Args)]
+pub struct SentimentArgs {
+    /// Which scorer to use.
+    #[arg(long, value_enum, default_value_t = ScorerChoice::Lexicon)]
+    scorer: ScorerChoice,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ScorerChoice {
+    /// VADER 3.3.2 read through the trained lexicon head.
+    Lexicon,
+}
+
+#[derive(clap::Subcommand)]
+pub enum MlCommand {
+    /// Train a sentiment head on the Hutto & Gilbert texts and write it with its report.
+    TrainSentiment(TrainArgs),
+}
+
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// The folder with the `*_GroundTruth.txt` files (fetched by the set-up step).
+    #[arg(long, default_value = ".local/text/hutto_ICWSM_2014")]
+    data: PathBuf,
+    /// Where the head (`sentiment-lexicon.json`) and its report (`.md`) are written.
+    #[arg(long, default_value = "crates/text/models")]
+    out: PathBuf,
+    /// The version recorded in the model registry and on every score.
+    #[arg(long, default_value = "1")]
+    version: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TextCliError {
+    #[error(transparent)]
+    Hutto(#[from] text::hutto::HuttoError),
+    #[error(transparent)]
+    Train(#[from] text::train::TrainError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub fn run_text(command: &TextCommand) -> Result<(), TextCliError> {
+    match command {
+        TextCommand::Sentiment(args) => {
+            let ScorerChoice::Lexicon = args.scorer;
+            let scorer = LexiconScorer::shipped();
+            let stdin = std::io::stdin().lock();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for line in stdin.lines() {
+                let line = line?;
+                let s = scorer.score(&line);
+                let row = json!({
+                    "label": s.label, "positive": s.positive, "neutral": s.neutral, "negative": s.negative,
+                    "confidence": s.confidence, "scorer": "lexicon",
+                    "model_version": format!("{}/{}", scorer.head.name, scorer.head.version),
+                });
+                writeln!(out, "{row}")?;
+            }
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+pub fn run_ml(command: &MlCommand) -> Result<(), TextCliError> {
+    match command {
+        MlCommand::TrainSentiment(args) => {
+            let began = Instant::now();
+            let texts = text::hutto::read_dir(&args.data)?;
+            let trained_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let (head, report) = text::train::train_lexicon_head(&texts, &args.version, &trained_at)?;
+            std::fs::create_dir_all(&args.out)?;
+            let model = args.out.join(format!("{}.json", head.name));
+            let mut file = std::fs::File::create(&model)?;
+            serde_json::to_writer_pretty(&mut file, &head).map_err(std::io::Error::other)?;
+            writeln!(file)?;
+            let markdown = format!(
+                "# {} {}\n\n{}",
+                head.name,
+                head.version,
+                report.markdown(&head.name)
+            );
+            std::fs::write(args.out.join(format!("{}.md", head.name)), &markdown)?;
+            print!("{markdown}");
+            println!(
+                "\nwrote {} in {:.1} s",
+                model.display(),
+                began.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}

@@ -1075,6 +1075,7 @@ async fn clear(admin: &PgPool, org: Uuid) -> Result<(), sqlx::Error> {
     let mut tx = admin.begin().await?;
     for table in [
         "customer_scores",
+        "text_scores",
         "product_forecasts",
         "analytics_results",
         "scoring_queue",

@@ -242,6 +242,7 @@ async fn run(command: Service, settings: Settings, started: Instant) -> Result<(
                 "listening"
             );
             let (stop_worker, stop) = tokio::sync::watch::channel(false);
+            let texts = tokio::spawn(app::backend::text::scoring::work(state.db.clone(), stop.clone()));
             let worker = tokio::spawn(app::backend::jobs::work(state.clone(), stop));
             let served = startup::serve(listener, startup::build_router(state)).await;
             // The job in progress stops at its next checkpoint and goes back to the queue.
@@ -252,6 +253,8 @@ async fn run(command: Service, settings: Settings, started: Instant) -> Result<(
             {
                 tracing::warn!("the job worker did not stop in time; its lease will lapse");
             }
+            // A batch in progress finishes or rolls back; its texts' lease lapses either way.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), texts).await;
             served.map_err(StartError::Serve)?;
             tracing::info!("stopped");
             Ok(())

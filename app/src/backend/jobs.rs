@@ -125,7 +125,7 @@ pub fn backoff(attempt: i32, jitter: f64) -> Duration {
 }
 
 /// A uniform number in [0, 1) from the OS random source.
-fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     // The low 53 bits: all random (a v4 id fixes only version and variant bits, higher up).
     (Uuid::new_v4().as_u128() & ((1u128 << 53) - 1)) as f64 / (1u64 << 53) as f64
 }

@@ -22,4 +22,5 @@ pub mod redis_link;
 pub mod sessions;
 pub mod state;
 pub mod tenant;
+pub mod text;
 pub mod web;

@@ -12,6 +12,7 @@ mod invitations;
 mod jobs;
 mod me;
 mod members;
+mod text;
 mod webhooks;
 
 use axum::routing::{get, patch, post};
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/analytics/basket", get(analytics::basket))
         .route("/analytics/refresh", post(analytics::refresh))
         .route("/products/{id}/forecast", get(analytics::product_forecast))
+        .route("/text/sentiment", post(text::sentiment))
         .route("/interactions", post(ingest::create_interaction))
         .route("/interactions/batch", batch::<Interaction>())
         .route("/orders/batch", batch::<Order>())

@@ -33,6 +33,11 @@ async fn arrange(admin: &PgPool) -> World {
             .await
             .unwrap();
     }
+    // Models are shared by every organization; scores name one.
+    sqlx::query("insert into ml_models (name, version, kind) values ('sentiment-test', '1', 'sentiment')")
+        .execute(admin)
+        .await
+        .unwrap();
     for (org_id, owner) in [(a, both), (b, only_b)] {
         sqlx::raw_sql(sqlx::AssertSqlSafe(tenant_rows(org_id, owner)))
             .execute(admin)
@@ -102,7 +107,11 @@ fn tenant_rows(org_id: Uuid, owner: Uuid) -> String {
          insert into analytics_results (org_id, kind, computed_at, model_version, result)
              values ('{org_id}', 'rfm', now(), 'scores/1', '{{}}');
          insert into product_forecasts (org_id, product_id, computed_at, model_version, first_day, result)
-             values ('{org_id}', md5('{org_id}product')::uuid, now(), 'scores/1', current_date, '{{}}');"
+             values ('{org_id}', md5('{org_id}product')::uuid, now(), 'scores/1', current_date, '{{}}');
+         insert into text_scores (org_id, subject, subject_id, customer_id, written_at, channel, label, positive,
+                 neutral, negative, confidence, scorer, model_name, model_version)
+             values ('{org_id}', 'review', gen_random_uuid(), md5('{org_id}customer')::uuid, now(), 'review',
+                     'positive', 0.8, 0.15, 0.05, 0.8, 'lexicon', 'sentiment-test', '1');"
     )
 }
 

@@ -20,3 +20,4 @@ mod outage;
 mod pages;
 mod seed;
 mod sessions;
+mod text;

@@ -1,0 +1,356 @@
+//! Text scoring (SPEC TXT-1): the worker scores every queued text once in effect, keeps the
+//! customers' sentiment aggregates equal to a recomputation, makes texts searchable, retries a
+//! failing batch with back-off and marks it dead after three attempts, takes back texts whose
+//! worker died, and never mixes organizations; the ad hoc endpoint validates its input.
+
+use app::backend::text::scoring::{register_models, score_next_batch};
+use chrono::{Duration, Utc};
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{register, TestApp};
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+const HAPPY: &str = "I love this mug, the quality is excellent and delivery was fast!";
+const ANGRY: &str = "Terrible support, the parcel arrived broken and nobody answered. Awful.";
+
+/// An organization whose two customers wrote texts: `happy` three glowing ones, `angry` three
+/// furious ones (two interactions and a review each), plus a page view without text.
+async fn organization_with_texts(app: &TestApp, email: &str, name: &str) -> (String, Uuid) {
+    let session = register(app, email, name).await;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let at = |days: i64| (Utc::now() - Duration::days(days)).to_rfc3339();
+    let mut interactions = Vec::new();
+    for (customer, text) in [("happy", HAPPY), ("angry", ANGRY)] {
+        for k in 0..2 {
+            interactions.push(
+                json!({"external_id": format!("{customer}-{k}"), "customer_external_id": customer,
+                "occurred_at": at(k * 40 + 1), "channel": "chat", "event_type": "message", "content": text}),
+            );
+        }
+    }
+    interactions.push(
+        json!({"external_id": "view", "customer_external_id": "happy", "occurred_at": at(2),
+        "channel": "web", "event_type": "page_view"}),
+    );
+    let (status, body) = post(
+        app,
+        &token,
+        "/api/v1/interactions/batch",
+        json!({"records": interactions}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let reviews: Vec<Value> = [("happy", HAPPY, 5), ("angry", ANGRY, 1)]
+        .iter()
+        .map(|(customer, text, rating)| {
+            json!({"external_id": format!("r-{customer}"), "sku": "MUG",
+            "customer_external_id": customer, "rating": rating, "content": text, "reviewed_at": at(3)})
+        })
+        .collect();
+    let (status, body) = post(app, &token, "/api/v1/reviews/batch", json!({"records": reviews})).await;
+    assert_eq!(status, 201, "{body}");
+    let org: Uuid = sqlx::query_scalar("select id from organizations where slug = $1 or name = $1")
+        .bind(name)
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+    (token, org)
+}
+
+async fn drain(db: &PgPool) -> usize {
+    let mut claimed = 0;
+    loop {
+        match score_next_batch(db).await.unwrap() {
+            0 => return claimed,
+            n => claimed += n,
+        }
+    }
+}
+
+async fn scalar<T>(db: &PgPool, sql: &'static str) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+{
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn every_text_is_scored_once_and_customers_match_a_recomputation(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    organization_with_texts(&app, "owner@texts.test", "Texts").await;
+    register_models(&app.app_db).await.unwrap();
+    assert_eq!(
+        scalar::<i64>(&app.admin_db, "select count(*) from scoring_queue").await,
+        6
+    );
+
+    assert_eq!(drain(&app.app_db).await, 6);
+    assert_eq!(
+        scalar::<i64>(&app.admin_db, "select count(*) from scoring_queue").await,
+        0
+    );
+    let labels: Vec<(String, String, String, String)> = sqlx::query_as(
+        "select c.external_id, s.subject, s.label, s.scorer || ' ' || s.model_name || '/' || s.model_version
+         from text_scores s join customers c on c.org_id = s.org_id and c.id = s.customer_id order by 1, 2",
+    )
+    .fetch_all(&app.admin_db)
+    .await
+    .unwrap();
+    assert_eq!(labels.len(), 6);
+    for (customer, _, label, scorer) in &labels {
+        assert_eq!(
+            label,
+            if customer == "happy" {
+                "positive"
+            } else {
+                "negative"
+            },
+            "{labels:?}"
+        );
+        assert_eq!(scorer, "lexicon sentiment-lexicon/1");
+    }
+    // Probabilities are probabilities, and the confidence is the largest of them.
+    let bad: i64 = scalar(&app.admin_db, "select count(*) from text_scores
+        where abs(positive + neutral + negative - 1) > 1e-5 or confidence < greatest(positive, neutral, negative) - 1e-6").await;
+    assert_eq!(bad, 0);
+
+    // Rescoring the same texts (queued again, as after a crash right before the delete) changes nothing.
+    let before: Vec<(String, f64, i64, Option<f64>)> = customer_sentiment(&app.admin_db).await;
+    sqlx::query("insert into scoring_queue (org_id, subject, subject_id, subject_at)
+                 select org_id, subject, subject_id, case when subject = 'interaction' then written_at end from text_scores")
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
+    assert_eq!(drain(&app.app_db).await, 6);
+    assert_eq!(
+        scalar::<i64>(&app.admin_db, "select count(*) from text_scores").await,
+        6
+    );
+    let after = customer_sentiment(&app.admin_db).await;
+    assert_eq!(before, after);
+
+    // The aggregates equal a recomputation from the scores.
+    let mismatched: i64 = scalar(&app.admin_db, "select count(*) from customers c
+        where c.sentiment_count <> (select count(*) from text_scores s where s.org_id = c.org_id and s.customer_id = c.id)
+           or abs(c.sentiment_sum - coalesce((select sum(polarity) from text_scores s where s.org_id = c.org_id and s.customer_id = c.id), 0)) > 1e-6").await;
+    assert_eq!(mismatched, 0);
+    let happy = after.iter().find(|c| c.0 == "happy").unwrap();
+    let angry = after.iter().find(|c| c.0 == "angry").unwrap();
+    assert_eq!((happy.2, angry.2), (3, 3));
+    assert!(happy.1 > 1.0 && angry.1 < -1.0, "{after:?}");
+
+    // Texts are searchable once scored; the page view without text was never queued.
+    let searchable: i64 = scalar(
+        &app.admin_db,
+        "select (select count(*) from interactions where search_vector @@ to_tsquery('english', 'parcel'))
+        + (select count(*) from reviews where search_vector @@ to_tsquery('english', 'mug'))",
+    )
+    .await;
+    assert_eq!(searchable, 3);
+}
+
+async fn customer_sentiment(db: &PgPool) -> Vec<(String, f64, i64, Option<f64>)> {
+    sqlx::query_as(
+        "select external_id, sentiment_sum, sentiment_count, sentiment_trend from customers order by 1",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn texts_of_a_worker_that_died_come_back_and_die_after_three_claims(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    organization_with_texts(&app, "owner@crash.test", "Crash").await;
+    register_models(&app.app_db).await.unwrap();
+
+    // A worker claims the batch and dies (its transaction never commits).
+    let claimed: i64 = scalar(
+        &app.app_db,
+        "select count(*) from claim_scoring_batch(500, 60, 3)",
+    )
+    .await;
+    assert_eq!(claimed, 6);
+    assert_eq!(
+        drain(&app.app_db).await,
+        0,
+        "leased texts are not handed out twice"
+    );
+    // Its lease runs out: the next worker scores them.
+    sqlx::query("update scoring_queue set run_after = now() - interval '1 second'")
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
+    assert_eq!(drain(&app.app_db).await, 6);
+    assert_eq!(
+        scalar::<i64>(&app.admin_db, "select count(*) from text_scores").await,
+        6
+    );
+
+    // A text whose worker dies on every claim is marked dead on the claim after its third.
+    sqlx::query("insert into scoring_queue (org_id, subject, subject_id) select org_id, 'review', id from reviews limit 1")
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let claimed: i64 = scalar(
+            &app.app_db,
+            "select count(*) from claim_scoring_batch(500, 60, 3)",
+        )
+        .await;
+        assert_eq!(claimed, 1);
+        sqlx::query("update scoring_queue set run_after = now() - interval '1 second'")
+            .execute(&app.admin_db)
+            .await
+            .unwrap();
+    }
+    assert_eq!(drain(&app.app_db).await, 0);
+    let dead: (i64, Option<String>) =
+        sqlx::query_as("select count(*), max(last_error) from scoring_queue where dead_at is not null")
+            .fetch_one(&app.admin_db)
+            .await
+            .unwrap();
+    assert_eq!(dead.0, 1);
+    assert!(dead.1.unwrap().contains("stopped"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_failing_batch_backs_off_and_is_marked_dead_after_three_attempts(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    organization_with_texts(&app, "owner@fail.test", "Fail").await;
+    // No model in the registry: storing a score breaks its foreign key, so every batch fails.
+    for attempt in 1..=3 {
+        assert!(score_next_batch(&app.app_db).await.is_err());
+        let (waiting, in_future, dead): (i64, bool, i64) = sqlx::query_as(
+            "select count(*), bool_and(run_after > now() + interval '4 seconds'), count(dead_at) from scoring_queue")
+            .fetch_one(&app.admin_db)
+            .await
+            .unwrap();
+        assert_eq!(waiting, 6);
+        if attempt < 3 {
+            assert!(in_future, "attempt {attempt} waits out a back-off");
+            assert_eq!(dead, 0);
+        } else {
+            assert_eq!(dead, 6, "the third failure marks the texts dead");
+        }
+        sqlx::query("update scoring_queue set run_after = now() - interval '1 second'")
+            .execute(&app.admin_db)
+            .await
+            .unwrap();
+    }
+    assert_eq!(drain(&app.app_db).await, 0, "dead texts are not claimed again");
+    let nothing_written: i64 = scalar(&app.admin_db, "select count(*) from text_scores").await;
+    assert_eq!(nothing_written, 0);
+    let errors: Option<String> = scalar(&app.admin_db, "select max(last_error) from scoring_queue").await;
+    assert!(errors.unwrap().contains("foreign key"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn each_batch_is_one_organization_scored_under_its_own_scope(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let (_, first) = organization_with_texts(&app, "owner@one.test", "One").await;
+    let (_, second) = organization_with_texts(&app, "owner@two.test", "Two").await;
+    register_models(&app.app_db).await.unwrap();
+    assert_eq!(
+        score_next_batch(&app.app_db).await.unwrap(),
+        6,
+        "one organization per batch"
+    );
+    assert_eq!(drain(&app.app_db).await, 6);
+    let per_org: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+        "select s.org_id, count(*), count(*) filter (where exists
+             (select 1 from customers c where c.org_id = s.org_id and c.id = s.customer_id))
+         from text_scores s group by 1 order by 1",
+    )
+    .fetch_all(&app.admin_db)
+    .await
+    .unwrap();
+    let mut expected = vec![(first, 6, 6), (second, 6, 6)];
+    expected.sort();
+    assert_eq!(per_org, expected);
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_ad_hoc_endpoint_scores_and_validates(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let session = register(&app, "owner@adhoc.test", "Adhoc").await;
+    let token = session["access_token"].as_str().unwrap();
+
+    let (status, body) = post(
+        &app,
+        token,
+        "/api/v1/text/sentiment",
+        json!({"texts": [HAPPY, ANGRY, "The box is blue."]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let labels: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["positive", "negative", "neutral"]);
+    let first = &body["data"][0];
+    let sum = first["positive"].as_f64().unwrap()
+        + first["neutral"].as_f64().unwrap()
+        + first["negative"].as_f64().unwrap();
+    assert!((sum - 1.0).abs() < 1e-9);
+    assert_eq!(first["confidence"], first["positive"]);
+    assert_eq!(
+        (first["scorer"].as_str(), first["model_version"].as_str()),
+        (Some("lexicon"), Some("1"))
+    );
+
+    let many: Vec<&str> = vec!["fine"; 101];
+    let (status, body) = post(&app, token, "/api/v1/text/sentiment", json!({"texts": many})).await;
+    assert_eq!(
+        (status, body["error"]["details"]["fields"][0]["field"].as_str()),
+        (422, Some("texts")),
+        "{body}"
+    );
+    let long = "a".repeat(20_001);
+    let (status, body) = post(
+        &app,
+        token,
+        "/api/v1/text/sentiment",
+        json!({"texts": ["ok", long]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["details"]["fields"][0]["field"].as_str()),
+        (422, Some("texts[1]")),
+        "{body}"
+    );
+    let (status, _) = post(&app, token, "/api/v1/text/sentiment", json!({"text": "no list"})).await;
+    assert!(status == 400 || status == 422);
+    let anonymous = app.post("/api/v1/text/sentiment", json!({"texts": ["hi"]})).await;
+    assert_eq!(anonymous.status(), 401);
+}

@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .route("/analytics/refresh", post(analytics::refresh))
         .route("/products/{id}/forecast", get(analytics::product_forecast))
         .route("/text/sentiment", post(text::sentiment))
+        .route("/search", get(text::search))
         .route("/interactions", post(ingest::create_interaction))
         .route("/interactions/batch", batch::<Interaction>())
         .route("/orders/batch", batch::<Order>())

@@ -1,7 +1,9 @@
-//! Text endpoints (SPEC TXT-1): ad hoc sentiment scoring. Scoring of stored texts runs in the
+//! Text endpoints (SPEC TXT-1, TXT-3): ad hoc sentiment scoring and full-text search. Scoring of stored texts runs in the
 //! background (`app::backend::text::scoring`).
 
+use app::backend::text::search::{Hit, SearchQuery};
 use app::backend::text::{score_adhoc, Scored};
+use axum::extract::Query;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -25,4 +27,18 @@ pub async fn sentiment(
     Ok(Json(SentimentResponse {
         data: score_adhoc(caller, request.texts).await?,
     }))
+}
+
+#[derive(Serialize)]
+pub struct SearchResponse {
+    data: Vec<Hit>,
+    next_cursor: Option<String>,
+}
+
+pub async fn search(
+    caller: Caller,
+    Query(query): Query<SearchQuery>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let (data, next_cursor) = app::backend::text::search::search(caller, &query).await?;
+    Ok(Json(SearchResponse { data, next_cursor }))
 }

@@ -354,3 +354,110 @@ async fn the_ad_hoc_endpoint_scores_and_validates(_: PgPoolOptions, admin: PgCon
     let anonymous = app.post("/api/v1/text/sentiment", json!({"texts": ["hi"]})).await;
     assert_eq!(anonymous.status(), 401);
 }
+
+async fn search(app: &TestApp, token: &str, query: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .get(format!("{}/api/v1/search?{query}", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn ids(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[sqlx::test(migrations = false)]
+async fn search_ranks_highlights_filters_and_pages_within_the_organization(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let (token, _) = organization_with_texts(&app, "owner@search.test", "Search").await;
+    let stranger = register(&app, "owner@elsewhere.test", "Elsewhere").await;
+    let stranger = stranger["access_token"].as_str().unwrap();
+    register_models(&app.app_db).await.unwrap();
+    drain(&app.app_db).await;
+
+    let (status, body) = search(&app, &token, "q=parcel").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body).len(), 2);
+    let hit = &body["data"][0];
+    assert_eq!(
+        (hit["kind"].as_str(), hit["channel"].as_str()),
+        (Some("interaction"), Some("chat"))
+    );
+    assert_eq!(hit["customer_external_id"], "angry");
+    assert_eq!(hit["sentiment"]["label"], "negative");
+    let matched: Vec<&str> = hit["snippet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["matched"] == true)
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(matched, ["parcel"]);
+
+    // Prefix, phrase and word order.
+    let (_, body) = search(&app, &token, "q=deliv*&type=reviews").await;
+    assert_eq!(ids(&body).len(), 1);
+    assert_eq!(
+        (
+            body["data"][0]["sku"].as_str(),
+            body["data"][0]["rating"].as_i64()
+        ),
+        (Some("MUG"), Some(5))
+    );
+    let (_, body) = search(&app, &token, "q=%22arrived+broken%22").await;
+    assert_eq!(ids(&body).len(), 2);
+    let (_, body) = search(&app, &token, "q=%22broken+arrived%22").await;
+    assert_eq!(ids(&body).len(), 0);
+
+    // Filters.
+    let (_, body) = search(&app, &token, "q=mug&sentiment=positive").await;
+    assert_eq!(ids(&body).len(), 2);
+    let (_, body) = search(&app, &token, "q=mug&sentiment=negative").await;
+    assert_eq!(ids(&body).len(), 0);
+    let (_, body) = search(&app, &token, "q=parcel&channel=web").await;
+    assert_eq!(ids(&body).len(), 0);
+    let day = |days: i64| (Utc::now() - Duration::days(days)).date_naive();
+    let (_, body) = search(&app, &token, &format!("q=parcel&from={}", day(10))).await;
+    assert_eq!(ids(&body).len(), 1, "only the recent one of the two");
+
+    // Pages continue where the last ended, without repeats.
+    let (_, first) = search(&app, &token, "q=parcel&limit=1").await;
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let (_, second) = search(&app, &token, &format!("q=parcel&limit=1&cursor={cursor}")).await;
+    assert_eq!(second["next_cursor"], Value::Null);
+    assert_ne!(ids(&first), ids(&second));
+
+    // Bad input names its field; another organization finds nothing.
+    for (query, field) in [
+        ("q=", "q"),
+        ("q=x&type=orders", "type"),
+        ("q=x&channel=fax", "channel"),
+        ("q=x&type=reviews&channel=web", "channel"),
+        ("q=x&sentiment=angry", "sentiment"),
+        ("q=x&from=yesterday", "from"),
+        ("q=x&cursor=nonsense", "cursor"),
+        ("q=x&limit=500", "limit"),
+    ] {
+        let (status, body) = search(&app, &token, query).await;
+        assert_eq!(
+            (status, body["error"]["details"]["fields"][0]["field"].as_str()),
+            (422, Some(field)),
+            "{query}: {body}"
+        );
+    }
+    let (status, body) = search(&app, stranger, "q=parcel").await;
+    assert_eq!((status, ids(&body).len()), (200, 0));
+}

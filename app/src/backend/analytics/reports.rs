@@ -325,7 +325,7 @@ pub struct RangeQuery {
     pub window_hours: Option<String>,
 }
 
-fn invalid(field: &str, message: impl ToString) -> ApiError {
+pub(crate) fn invalid(field: &str, message: impl ToString) -> ApiError {
     ApiError::Validation(vec![FieldError::new(field, "invalid", message)])
 }
 
@@ -341,7 +341,7 @@ fn period(value: Option<&str>) -> Result<Period, ApiError> {
     }
 }
 
-fn date(field: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+pub(crate) fn date(field: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
     value
         .filter(|v| !v.trim().is_empty())
         .map(|v| {

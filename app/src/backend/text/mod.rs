@@ -3,6 +3,7 @@
 
 pub mod registry;
 pub mod scoring;
+pub mod search;
 
 use std::sync::OnceLock;
 

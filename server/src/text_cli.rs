@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use serde_json::json;
+use serde::Serialize;
 use text::sentiment::LexiconScorer;
 
 #[derive(clap::Subcommand)]
@@ -56,22 +56,32 @@ pub enum TextCliError {
     Io(#[from] std::io::Error),
 }
 
+/// One output line: the sentiment's fields first, then what produced it.
+#[derive(Serialize)]
+struct CliScore<'a> {
+    #[serde(flatten)]
+    sentiment: text::sentiment::Sentiment,
+    scorer: &'static str,
+    model_version: &'a str,
+}
+
 pub fn run_text(command: &TextCommand) -> Result<(), TextCliError> {
     match command {
         TextCommand::Sentiment(args) => {
             let ScorerChoice::Lexicon = args.scorer;
             let scorer = LexiconScorer::shipped();
+            let model_version = format!("{}/{}", scorer.head.name, scorer.head.version);
             let stdin = std::io::stdin().lock();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for line in stdin.lines() {
                 let line = line?;
-                let s = scorer.score(&line);
-                let row = json!({
-                    "label": s.label, "positive": s.positive, "neutral": s.neutral, "negative": s.negative,
-                    "confidence": s.confidence, "scorer": "lexicon",
-                    "model_version": format!("{}/{}", scorer.head.name, scorer.head.version),
-                });
-                writeln!(out, "{row}")?;
+                let row = CliScore {
+                    sentiment: scorer.score(&line),
+                    scorer: "lexicon",
+                    model_version: &model_version,
+                };
+                serde_json::to_writer(&mut out, &row).map_err(std::io::Error::other)?;
+                writeln!(out)?;
             }
             out.flush()?;
             Ok(())

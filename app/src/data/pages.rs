@@ -11,7 +11,7 @@ use super::server_fns::{customer, list_customers, AddInteraction, AddOrder, Scor
 use crate::account::{encode_query_value, feedback, Feedback, FieldAlert, FormAlert, Protected};
 use crate::ui_error::UiError;
 
-fn load_error(error: UiError) -> AnyView {
+pub(super) fn load_error(error: UiError) -> AnyView {
     view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any()
 }
 
@@ -22,6 +22,7 @@ fn DataNav() -> impl IntoView {
         <nav class="settings-nav" aria-label="Data">
             <ul>
                 <li><A href="/customers">"Customers"</A></li>
+                <li><A href="/search">"Search texts"</A></li>
                 <li><A href="/data/interaction">"Add an interaction"</A></li>
                 <li><A href="/data/order">"Add an order"</A></li>
                 <li><A href="/imports/new">"Import a CSV file"</A></li>

@@ -130,8 +130,11 @@ fn softmax(logits: [f64; 3]) -> [f64; 3] {
 /// (how far from neutral, which a linear model cannot make from compound alone).
 pub const LEXICON_FEATURES: [&str; 5] = ["compound", "pos", "neu", "neg", "abs_compound"];
 
+/// A text without words gives VADER nothing to share out (all three shares 0, which no
+/// training text has); it is read as what it is, entirely neutral.
 pub fn lexicon_features(p: Polarity) -> [f64; 5] {
-    [p.compound, p.pos, p.neu, p.neg, p.compound.abs()]
+    let neu = if p.pos + p.neu + p.neg == 0.0 { 1.0 } else { p.neu };
+    [p.compound, p.pos, neu, p.neg, p.compound.abs()]
 }
 
 const LEXICON_HEAD: &str = include_str!("../models/sentiment-lexicon.json");
@@ -193,6 +196,9 @@ mod tests {
             Label::Negative
         );
         assert_eq!(scorer.head.features, LEXICON_FEATURES);
+        for empty in ["", "   ", "123 456", "..."] {
+            assert_eq!(scorer.score(empty).label, Label::Neutral, "{empty:?}");
+        }
     }
 
     #[test]

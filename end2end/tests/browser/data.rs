@@ -171,6 +171,30 @@ async fn manual_entry(javascript: bool) {
     open(&page, &server, "/customers?q=walk", javascript).await;
     let list = text(&page, "table[aria-label=Customers]").await;
     assert!(list.contains("walk-in-7"), "{list}");
+
+    // The server's text worker scores the chat and makes it searchable within moments; the
+    // search page finds it by a word's start and links to its customer.
+    let mut hits = 0;
+    for _ in 0..30 {
+        open(&page, &server, "/search?q=sund*", javascript).await;
+        hits = page.locator("ol.hits li").count().await.unwrap();
+        if hits > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(hits, 1, "the chat is found by searching");
+    let found = text(&page, "ol.hits").await;
+    assert!(
+        found.contains("walk-in-7") && found.contains("Sundays"),
+        "{found}"
+    );
+    assert_eq!(text(&page, "ol.hits mark").await, "Sundays");
+    page.screenshot_to_file(&artifacts_dir().join(format!("search-js-{javascript}.png")), None)
+        .await
+        .unwrap();
+    page.locator("ol.hits a").click(None).await.unwrap();
+    wait_for_path(&page, "**/customers/*").await;
     browser.close().await;
     server.stop().await;
 }

@@ -124,3 +124,44 @@ fn a_missing_database_url_stops_the_binary_with_the_variable_named() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("DATABASE_URL"));
 }
+
+#[test]
+fn text_sentiment_reads_lines_and_writes_one_json_object_each_without_a_database() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["text", "sentiment", "--scorer", "lexicon"])
+        .env_remove("DATABASE_URL")
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("I love it, works great!\nArrived broken. Awful support.\n\n".as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let rows: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(
+        labels,
+        ["positive", "negative", "neutral"],
+        "an empty line is a neutral text"
+    );
+    for row in &rows {
+        let sum: f64 = ["positive", "neutral", "negative"]
+            .iter()
+            .map(|k| row[k].as_f64().unwrap())
+            .sum();
+        assert!((sum - 1.0).abs() < 1e-9);
+        assert_eq!(row["scorer"], "lexicon");
+        assert_eq!(row["model_version"], "sentiment-lexicon/1");
+    }
+}

@@ -64,7 +64,17 @@ struct Claimed {
     attempts: i32,
 }
 
-/// A text as read for scoring.
+/// An interaction or review row as read.
+#[derive(sqlx::FromRow)]
+struct TextRow {
+    id: Uuid,
+    customer_id: Option<Uuid>,
+    written_at: DateTime<Utc>,
+    channel: String,
+    content: Option<String>,
+}
+
+/// A text with words, ready for scoring.
 struct Text {
     subject: &'static str,
     id: Uuid,
@@ -193,10 +203,9 @@ async fn load(tenant: &mut TenantTx, claimed: &[Claimed]) -> Result<Vec<Text>, s
             ),
         }
     }
-    let mut texts = Vec::with_capacity(claimed.len());
     // Partition pruning needs the time with the id.
-    let rows: Vec<(Uuid, Uuid, DateTime<Utc>, String, Option<String>)> = sqlx::query_as(
-        "select i.id, i.customer_id, i.occurred_at, i.channel, i.content
+    let interactions: Vec<TextRow> = sqlx::query_as(
+        "select i.id, i.customer_id, i.occurred_at as written_at, i.channel, i.content
          from interactions i
          join unnest($2::uuid[], $3::timestamptz[]) as k(id, at) on i.id = k.id and i.occurred_at = k.at
          where i.org_id = $1",
@@ -206,37 +215,30 @@ async fn load(tenant: &mut TenantTx, claimed: &[Claimed]) -> Result<Vec<Text>, s
     .bind(&interaction_at)
     .fetch_all(tenant.conn())
     .await?;
-    for (id, customer_id, written_at, channel, content) in rows {
-        if let Some(content) = content.filter(|c| !c.trim().is_empty()) {
-            texts.push(Text {
-                subject: "interaction",
-                id,
-                customer_id: Some(customer_id),
-                written_at,
-                channel,
-                content,
-            });
-        }
-    }
-    let rows: Vec<(Uuid, Option<Uuid>, DateTime<Utc>, String)> = sqlx::query_as(
-        "select id, customer_id, reviewed_at, content from reviews where org_id = $1 and id = any($2)",
+    let reviews: Vec<TextRow> = sqlx::query_as(
+        "select id, customer_id, reviewed_at as written_at, 'review' as channel, content
+         from reviews where org_id = $1 and id = any($2)",
     )
     .bind(org)
     .bind(&review_ids)
     .fetch_all(tenant.conn())
     .await?;
-    for (id, customer_id, written_at, content) in rows {
-        if !content.trim().is_empty() {
-            texts.push(Text {
-                subject: "review",
-                id,
-                customer_id,
-                written_at,
-                channel: "review".into(),
+    let texts = interactions
+        .into_iter()
+        .map(|row| ("interaction", row))
+        .chain(reviews.into_iter().map(|row| ("review", row)))
+        .filter_map(|(subject, row)| {
+            let content = row.content.filter(|c| !c.trim().is_empty())?;
+            Some(Text {
+                subject,
+                id: row.id,
+                customer_id: row.customer_id,
+                written_at: row.written_at,
+                channel: row.channel,
                 content,
-            });
-        }
-    }
+            })
+        })
+        .collect();
     Ok(texts)
 }
 

@@ -30,6 +30,9 @@ pub struct SearchQuery {
     pub cursor: Option<String>,
 }
 
+/// Texts up to this long are shown whole in a hit.
+const WHOLE_TEXT_CHARS: usize = 280;
+
 /// Longest query accepted.
 const MAX_QUERY_CHARS: usize = 200;
 
@@ -247,7 +250,9 @@ pub async fn search(mut caller: Caller, query: &SearchQuery) -> Result<(Vec<Hit>
         "with q as (select {tsquery} as query, $2::text as websearch, $3::text as prefixes, $4::text as channel)
          select * from (
              select t.id, t.customer_id, c.name as customer_name, c.external_id as customer_external_id, {columns},
-                    ts_headline('english', t.content, q.query, $12) as headline,
+                    -- A short text is shown whole; a long one as its best fragments.
+                    ts_headline('english', t.content, q.query,
+                                case when length(t.content) <= {WHOLE_TEXT_CHARS} then $13 else $12 end) as headline,
                     ts_rank_cd(t.search_vector, q.query) as rank,
                     s.label, s.confidence
              from {source}
@@ -276,6 +281,7 @@ pub async fn search(mut caller: Caller, query: &SearchQuery) -> Result<(Vec<Hit>
         .bind(after.map(|a| a.2))
         .bind(limit + 1)
         .bind(format!("StartSel={MATCH_START}, StopSel={MATCH_END}, MinWords=8, MaxWords=30, MaxFragments=2, FragmentDelimiter=\" … \""))
+        .bind(format!("StartSel={MATCH_START}, StopSel={MATCH_END}, HighlightAll=true"))
         .fetch_all(caller.tenant.conn())
         .await?;
     caller.tenant.commit().await?;

@@ -8,9 +8,10 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let dir = args
         .next()
-        .unwrap_or_else(|| ".local/text/hutto_ICWSM_2014".into());
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(text::hutto::checkout_dir);
     let passes: usize = args.next().and_then(|p| p.parse().ok()).unwrap_or(5);
-    let texts = text::hutto::read_dir(dir.as_ref()).expect("Hutto texts");
+    let texts = text::hutto::read_dir(&dir).expect("Hutto texts");
     let vader = text::vader::vader();
     let mut best = f64::INFINITY;
     let mut checksum = 0.0;

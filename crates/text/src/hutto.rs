@@ -2,7 +2,20 @@
 //! and evaluate the sentiment heads. They are not shipped: the set-up step fetches them from
 //! the PyPI `vaderSentiment` 3.3.2 source package (see `scripts/lib.sh`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Where the set-up step puts the texts in this checkout (`.local/text/`), unless
+/// `SIGHTLINE_HUTTO_DIR` says otherwise: for tests and benchmarks.
+pub fn checkout_dir() -> PathBuf {
+    std::env::var_os("SIGHTLINE_HUTTO_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../.local/text/hutto_ICWSM_2014"
+            ))
+        })
+}
 
 /// One rated text: the mean of about ten human ratings on [-4, 4].
 #[derive(Clone, Debug, PartialEq)]

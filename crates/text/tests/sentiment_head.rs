@@ -1,24 +1,11 @@
 //! The committed lexicon head is what `sightline ml train-sentiment` reproduces from the Hutto
 //! texts, and it beats plain VADER on the held-out Amazon snippets.
 
-use std::path::PathBuf;
-
 use text::sentiment::LexiconScorer;
-
-fn hutto_dir() -> PathBuf {
-    std::env::var_os("SIGHTLINE_HUTTO_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../.local/text/hutto_ICWSM_2014"
-            ))
-        })
-}
 
 #[test]
 fn retraining_reproduces_the_committed_head_which_beats_vader_on_amazon() {
-    let texts = text::hutto::read_dir(&hutto_dir()).expect("Hutto texts");
+    let texts = text::hutto::read_dir(&text::hutto::checkout_dir()).expect("Hutto texts");
     let shipped = LexiconScorer::shipped().head;
     let (head, report) =
         text::train::train_lexicon_head(&texts, &shipped.version, &shipped.trained_at).unwrap();

@@ -8,17 +8,6 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 use text::vader::{vader, Polarity};
 
-fn hutto_dir() -> PathBuf {
-    std::env::var_os("SIGHTLINE_HUTTO_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../.local/text/hutto_ICWSM_2014"
-            ))
-        })
-}
-
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")).join(name)
 }
@@ -35,7 +24,7 @@ fn parse_scores(fields: &[&str]) -> Polarity {
 
 #[test]
 fn every_hutto_text_scores_as_python_vader() {
-    let texts = text::hutto::read_dir(&hutto_dir()).expect("Hutto texts");
+    let texts = text::hutto::read_dir(&text::hutto::checkout_dir()).expect("Hutto texts");
     let mut gz = String::new();
     flate2::read::GzDecoder::new(std::fs::File::open(fixture("vader_hutto.tsv.gz")).unwrap())
         .read_to_string(&mut gz)

@@ -190,3 +190,22 @@ pub async fn register(app: &TestApp, email: &str, organization: &str) -> serde_j
     assert_eq!(response.status(), 201);
     response.json().await.unwrap()
 }
+
+/// POSTs `body` as JSON with a bearer token; the status and the JSON answer (null if none).
+pub async fn send(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}

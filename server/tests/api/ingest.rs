@@ -13,20 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{register, TestApp};
-
-async fn send(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .client
-        .post(format!("{}{path}", app.address))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::helpers::{register, send, TestApp};
 
 fn interaction(external_id: &str, customer: &str, at: &str) -> Value {
     json!({ "external_id": external_id, "customer_external_id": customer, "occurred_at": at,

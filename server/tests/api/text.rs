@@ -10,20 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{register, TestApp};
-
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .client
-        .post(format!("{}{path}", app.address))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::helpers::{register, send as post, TestApp};
 
 const HAPPY: &str = "I love this mug, the quality is excellent and delivery was fast!";
 const ANGRY: &str = "Terrible support, the parcel arrived broken and nobody answered. Awful.";

@@ -7,6 +7,7 @@ cd "$ROOT"
 
 ensure_rust_tools
 ensure_node_packages
+ensure_text_data
 ensure_postgres
 
 "$ROOT/scripts/build-site.sh" release

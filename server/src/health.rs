@@ -37,6 +37,9 @@ pub struct Check {
 pub enum CheckStatus {
     Ok,
     Down,
+    /// Working with less: still ready (the sentiment model is absent and the lexicon scorer
+    /// reads texts instead).
+    Degraded,
 }
 
 /// The body of `/ready`: one entry per dependency.
@@ -53,6 +56,8 @@ pub struct Checks {
     /// Present only when `REDIS_URL` is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<Check>,
+    /// The sentiment model: `degraded` (with why) when the lexicon scorer stands in.
+    pub sentiment_model: Check,
 }
 
 /// `GET /ready`
@@ -80,9 +85,23 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
                 database,
                 migrations,
                 redis,
+                sentiment_model: check_sentiment_model(),
             },
         }),
     )
+}
+
+fn check_sentiment_model() -> Check {
+    let problem = app::backend::text::scorers().model_problem();
+    Check {
+        status: if problem.is_none() {
+            CheckStatus::Ok
+        } else {
+            CheckStatus::Degraded
+        },
+        latency_ms: None,
+        detail: problem.map(str::to_owned),
+    }
 }
 
 async fn check_database(state: &AppState) -> Check {

@@ -242,6 +242,16 @@ async fn run(command: Service, settings: Settings, started: Instant) -> Result<(
                 "listening"
             );
             let (stop_worker, stop) = tokio::sync::watch::channel(false);
+            let text_dir = settings.text_dir.clone();
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let scorers = tokio::task::spawn_blocking(move || {
+                app::backend::text::load_scorers(&text_dir, threads)
+                    .model_problem()
+                    .is_none()
+            })
+            .await
+            .unwrap_or(false);
+            tracing::info!(model = scorers, "text scorers loaded");
             let texts = tokio::spawn(app::backend::text::scoring::work(state.db.clone(), stop.clone()));
             let worker = tokio::spawn(app::backend::jobs::work(state.clone(), stop));
             let served = startup::serve(listener, startup::build_router(state)).await;

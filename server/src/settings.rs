@@ -62,6 +62,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Folder holding the built site: `pkg/` with the WASM, JS and CSS, plus public assets.
     pub site_root: PathBuf,
+    /// Folder holding the sentiment model and ONNX Runtime (`minilm/`, `onnxruntime/`), as the
+    /// set-up step installs them; without them texts are scored by the lexicon scorer.
+    pub text_dir: PathBuf,
     pub jwt: JwtSettings,
     pub limits: LimitSettings,
     /// Whether session cookies are marked `Secure` (sent over HTTPS only). Off only for local
@@ -129,6 +132,7 @@ impl Settings {
         })?;
         let site_root =
             get("SIGHTLINE_SITE_ROOT").map_or_else(|| PathBuf::from("target/site"), PathBuf::from);
+        let text_dir = get("SIGHTLINE_TEXT_DIR").map_or_else(|| PathBuf::from(".local/text"), PathBuf::from);
 
         let mut previous = Vec::new();
         for entry in get("SIGHTLINE_JWT_PREVIOUS_KEYS")
@@ -187,6 +191,7 @@ impl Settings {
             redis_url,
             log_format,
             site_root,
+            text_dir,
         })
     }
 }

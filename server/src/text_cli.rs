@@ -17,12 +17,17 @@ pub enum TextCommand {
 #[derive(clap::Args)]
 pub struct SentimentArgs {
     /// Which scorer to use.
-    #[arg(long, value_enum, default_value_t = ScorerChoice::Lexicon)]
+    #[arg(long, value_enum, default_value_t = ScorerChoice::Model)]
     scorer: ScorerChoice,
+    /// Where the set-up step put the embedding model and ONNX Runtime.
+    #[arg(long, env = "SIGHTLINE_TEXT_DIR", default_value = ".local/text")]
+    text_dir: PathBuf,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScorerChoice {
+    /// all-MiniLM-L6-v2 embeddings read by the trained head (needs the model files).
+    Model,
     /// VADER 3.3.2 read through the trained lexicon head.
     Lexicon,
 }
@@ -44,7 +49,23 @@ pub struct TrainArgs {
     /// The version recorded in the model registry and on every score.
     #[arg(long, default_value = "1")]
     version: String,
+    /// Which head: over VADER's scores, or over sentence embeddings.
+    #[arg(long, value_enum, default_value_t = HeadChoice::Lexicon)]
+    head: HeadChoice,
+    /// Where the set-up step put the embedding model and ONNX Runtime.
+    #[arg(long, default_value = ".local/text")]
+    text_dir: PathBuf,
 }
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HeadChoice {
+    Lexicon,
+    Embedding,
+}
+
+/// Texts per inference batch when embedding the training texts (sorted by length, so each
+/// batch pads little).
+const EMBED_BATCH: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TextCliError {
@@ -52,6 +73,8 @@ pub enum TextCliError {
     Hutto(#[from] text::hutto::HuttoError),
     #[error(transparent)]
     Train(#[from] text::train::TrainError),
+    #[error(transparent)]
+    Embedding(#[from] embeddings::EmbeddingError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -68,16 +91,35 @@ struct CliScore<'a> {
 pub fn run_text(command: &TextCommand) -> Result<(), TextCliError> {
     match command {
         TextCommand::Sentiment(args) => {
-            let ScorerChoice::Lexicon = args.scorer;
-            let scorer = LexiconScorer::shipped();
-            let model_version = format!("{}/{}", scorer.head.name, scorer.head.version);
+            let lexicon = LexiconScorer::shipped();
+            let model = match args.scorer {
+                ScorerChoice::Lexicon => None,
+                ScorerChoice::Model => {
+                    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    let embedder =
+                        embeddings::Embedder::load(&embeddings::ModelFiles::in_dir(&args.text_dir), threads)?;
+                    Some((embedder, text::sentiment::embedding_head()))
+                }
+            };
+            let (scorer, head) = match &model {
+                Some((_, head)) => ("model", head),
+                None => ("lexicon", &lexicon.head),
+            };
+            let model_version = format!("{}/{}", head.name, head.version);
             let stdin = std::io::stdin().lock();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for line in stdin.lines() {
                 let line = line?;
+                let sentiment = match &model {
+                    Some((embedder, head)) => {
+                        let vector = embedder.embed(&[line.as_str()])?.remove(0);
+                        head.predict(&vector.into_iter().map(f64::from).collect::<Vec<_>>())
+                    }
+                    None => lexicon.score(&line),
+                };
                 let row = CliScore {
-                    sentiment: scorer.score(&line),
-                    scorer: "lexicon",
+                    sentiment,
+                    scorer,
                     model_version: &model_version,
                 };
                 serde_json::to_writer(&mut out, &row).map_err(std::io::Error::other)?;
@@ -89,13 +131,54 @@ pub fn run_text(command: &TextCommand) -> Result<(), TextCliError> {
     }
 }
 
+/// Embeddings of every text, in order, computed in length-sorted batches.
+fn embed_all(texts: &[text::hutto::RatedText], dir: &std::path::Path) -> Result<Vec<Vec<f64>>, TextCliError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let model = embeddings::Embedder::load(&embeddings::ModelFiles::in_dir(dir), threads)?;
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i].text.len());
+    let mut features = vec![Vec::new(); texts.len()];
+    let began = Instant::now();
+    for (n, chunk) in order.chunks(EMBED_BATCH).enumerate() {
+        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].text.as_str()).collect();
+        for (&i, vector) in chunk.iter().zip(model.embed(&batch)?) {
+            features[i] = vector.into_iter().map(f64::from).collect();
+        }
+        if n % 50 == 0 {
+            eprintln!(
+                "embedded {} of {} texts ({:.0} s)",
+                (n + 1) * EMBED_BATCH,
+                texts.len(),
+                began.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(features)
+}
+
 pub fn run_ml(command: &MlCommand) -> Result<(), TextCliError> {
     match command {
         MlCommand::TrainSentiment(args) => {
             let began = Instant::now();
             let texts = text::hutto::read_dir(&args.data)?;
             let trained_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            let (head, report) = text::train::train_lexicon_head(&texts, &args.version, &trained_at)?;
+            let (head, report) = match args.head {
+                HeadChoice::Lexicon => text::train::train_lexicon_head(&texts, &args.version, &trained_at)?,
+                HeadChoice::Embedding => {
+                    let features = embed_all(&texts, &args.text_dir)?;
+                    let names: Vec<String> = (0..embeddings::DIMENSIONS).map(|i| format!("e{i}")).collect();
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    text::train::train_head(
+                        "sentiment-minilm",
+                        &args.version,
+                        &names,
+                        &texts,
+                        &features,
+                        1e-2,
+                        &trained_at,
+                    )?
+                }
+            };
             std::fs::create_dir_all(&args.out)?;
             let model = args.out.join(format!("{}.json", head.name));
             let mut file = std::fs::File::create(&model)?;

@@ -138,6 +138,13 @@ pub fn lexicon_features(p: Polarity) -> [f64; 5] {
 }
 
 const LEXICON_HEAD: &str = include_str!("../models/sentiment-lexicon.json");
+const EMBEDDING_HEAD: &str = include_str!("../models/sentiment-minilm.json");
+
+/// The head over all-MiniLM-L6-v2 sentence embeddings committed with the source (the
+/// embedder itself lives in the `embeddings` crate: it needs files and a runtime).
+pub fn embedding_head() -> Head {
+    serde_json::from_str(EMBEDDING_HEAD).expect("models/sentiment-minilm.json is a valid head")
+}
 
 /// The lexicon scorer: VADER, read through a head trained on human ratings, so its
 /// probabilities are calibrated and its label is not just a sign.

@@ -231,30 +231,45 @@ pub fn train_lexicon_head(
 ) -> Result<(Head, Report), TrainError> {
     use crate::sentiment::{lexicon_features, LEXICON_FEATURES};
     use crate::vader::vader;
-    let polarity: Vec<_> = texts.iter().map(|t| vader().polarity_scores(&t.text)).collect();
-    let (train, test) = split(texts);
-    let x: Vec<Vec<f64>> = train
+    let features: Vec<Vec<f64>> = texts
         .iter()
-        .map(|&i| lexicon_features(polarity[i]).to_vec())
+        .map(|t| lexicon_features(vader().polarity_scores(&t.text)).to_vec())
         .collect();
+    train_head(
+        "sentiment-lexicon",
+        version,
+        &LEXICON_FEATURES,
+        texts,
+        &features,
+        1e-3,
+        trained_at,
+    )
+}
+
+/// Trains a head on given features (one row per text, e.g. sentence embeddings) with the
+/// documented split, and reports it against plain VADER on the same held-out texts.
+pub fn train_head(
+    name: &str,
+    version: &str,
+    feature_names: &[&str],
+    texts: &[RatedText],
+    features: &[Vec<f64>],
+    alpha: f64,
+    trained_at: &str,
+) -> Result<(Head, Report), TrainError> {
+    use crate::vader::vader;
+    let (train, test) = split(texts);
+    let x: Vec<Vec<f64>> = train.iter().map(|&i| features[i].clone()).collect();
     let y: Vec<Label> = train
         .iter()
         .map(|&i| Label::of_rating(texts[i].mean_rating))
         .collect();
-    let mut head = fit_head(
-        "sentiment-lexicon",
-        version,
-        &LEXICON_FEATURES,
-        &x,
-        &y,
-        1e-3,
-        trained_at,
-    )?;
-    let predicted: Vec<Label> = test
+    let mut head = fit_head(name, version, feature_names, &x, &y, alpha, trained_at)?;
+    let predicted: Vec<Label> = test.iter().map(|&i| head.predict(&features[i]).label).collect();
+    let compound: Vec<f64> = test
         .iter()
-        .map(|&i| head.predict(&lexicon_features(polarity[i])).label)
+        .map(|&i| vader().polarity_scores(&texts[i].text).compound)
         .collect();
-    let compound: Vec<f64> = test.iter().map(|&i| polarity[i].compound).collect();
     let report = report(texts, train.len(), &test, &predicted, &compound);
     head.evaluation = serde_json::to_value(&report).unwrap_or_default();
     Ok((head, report))

@@ -340,6 +340,16 @@ async fn the_ad_hoc_endpoint_scores_and_validates(_: PgPoolOptions, admin: PgCon
     assert!(status == 400 || status == 422);
     let anonymous = app.post("/api/v1/text/sentiment", json!({"texts": ["hi"]})).await;
     assert_eq!(anonymous.status(), 401);
+
+    // Without the model the lexicon scorer answers, and readiness says the model is missing
+    // without failing.
+    let ready = app.get("/ready").await;
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(
+        ready["checks"]["sentiment_model"]["status"], "degraded",
+        "{ready}"
+    );
 }
 
 async fn search(app: &TestApp, token: &str, query: &str) -> (u16, Value) {
@@ -447,4 +457,63 @@ async fn search_ranks_highlights_filters_and_pages_within_the_organization(
     }
     let (status, body) = search(&app, stranger, "q=parcel").await;
     assert_eq!((status, ids(&body).len()), (200, 0));
+}
+
+#[sqlx::test(migrations = false)]
+async fn with_the_model_installed_the_model_scores_and_ready_says_so(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    // Each test runs in its own process (nextest), so loading here is this test's alone.
+    let text_dir = text::hutto::checkout_dir().parent().unwrap().to_owned();
+    let scorers = app::backend::text::load_scorers(&text_dir, 1);
+    assert_eq!(scorers.model_problem(), None);
+    let ready: Value = app.get("/ready").await.json().await.unwrap();
+    assert_eq!(ready["checks"]["sentiment_model"]["status"], "ok", "{ready}");
+
+    let (token, _) = organization_with_texts(&app, "owner@model.test", "Model").await;
+    register_models(&app.app_db).await.unwrap();
+    assert_eq!(drain(&app.app_db).await, 6);
+    let scored: Vec<(String, String, String)> = sqlx::query_as(
+        "select c.external_id, s.label, s.scorer || ' ' || s.model_name || '/' || s.model_version
+         from text_scores s join customers c on c.org_id = s.org_id and c.id = s.customer_id",
+    )
+    .fetch_all(&app.admin_db)
+    .await
+    .unwrap();
+    for (customer, label, scorer) in &scored {
+        assert_eq!(
+            label,
+            if customer == "happy" {
+                "positive"
+            } else {
+                "negative"
+            },
+            "{scored:?}"
+        );
+        assert_eq!(scorer, "model sentiment-minilm/1");
+    }
+    let active: Vec<String> = sqlx::query_scalar("select name from ml_models where active order by 1")
+        .fetch_all(&app.admin_db)
+        .await
+        .unwrap();
+    assert_eq!(active, ["sentiment-lexicon", "sentiment-minilm"]);
+
+    // The hard case VADER gets wrong (a positive lexicon word, "support", outweighs the rest).
+    let (status, body) = post(
+        &app,
+        &token,
+        "/api/v1/text/sentiment",
+        json!({"texts": ["Delivery was very slow, and Support never answered my emails"]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            body["data"][0]["label"].as_str(),
+            body["data"][0]["scorer"].as_str()
+        ),
+        (Some("negative"), Some("model"))
+    );
 }

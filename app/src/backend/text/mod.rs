@@ -1,5 +1,5 @@
-//! Text intelligence in the product (SPEC TXT-1): which scorer reads a text, the model
-//! registry, and the worker that scores every text marked at ingest.
+//! Text intelligence in the product (SPEC TXT-1, TXT-3): which scorer reads a text, the model
+//! registry, the worker that scores every text marked at ingest, and search.
 
 pub mod registry;
 pub mod scoring;
@@ -8,7 +8,7 @@ pub mod search;
 use std::sync::OnceLock;
 
 use serde::Serialize;
-use text::sentiment::{LexiconScorer, Sentiment};
+use text::sentiment::{Head, LexiconScorer, Sentiment};
 
 /// A text's sentiment with what produced it (stored on every score, shown by the API).
 #[derive(Clone, Debug, Serialize)]
@@ -21,37 +21,107 @@ pub struct Scored {
     pub model_version: &'static str,
 }
 
-/// The scorers this process loaded. The embedding model is not wired in yet, so every text
-/// goes to the lexicon scorer; `scorer` on each score says which one it was.
-pub struct Scorers {
-    lexicon: LexiconScorer,
+/// The embedding model with its trained head: the scorer used whenever it is installed.
+pub struct ModelScorer {
+    embedder: embeddings::Embedder,
+    head: Head,
 }
 
-/// Loaded once per process.
+/// Texts per inference batch (sorted by length first, so a batch pads little).
+const MODEL_BATCH: usize = 32;
+
+impl ModelScorer {
+    fn score(&self, texts: &[&str]) -> Result<Vec<Sentiment>, embeddings::EmbeddingError> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut out = vec![None; texts.len()];
+        for chunk in order.chunks(MODEL_BATCH) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            for (&i, vector) in chunk.iter().zip(self.embedder.embed(&batch)?) {
+                let features: Vec<f64> = vector.into_iter().map(f64::from).collect();
+                out[i] = Some(self.head.predict(&features));
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|s| s.unwrap_or_else(|| Sentiment::from_probabilities([0.0, 1.0, 0.0])))
+            .collect())
+    }
+}
+
+/// The scorers this process loaded: the embedding model when its files are installed, the
+/// lexicon scorer always (it takes over when the model is absent). `scorer` on each score
+/// says which one read the text.
+pub struct Scorers {
+    lexicon: LexiconScorer,
+    model: Option<ModelScorer>,
+    /// Why the model is not in use, when it is not.
+    model_problem: Option<String>,
+}
+
+static SCORERS: OnceLock<Scorers> = OnceLock::new();
+
+/// Loads the scorers once, with the embedding model from `text_dir` (the set-up step's
+/// `.local/text`) if it is there; called when the server starts. `threads`: cores one
+/// inference may use.
+pub fn load_scorers(text_dir: &std::path::Path, threads: usize) -> &'static Scorers {
+    SCORERS.get_or_init(|| {
+        let (model, model_problem) = match embeddings::Embedder::load(&embeddings::ModelFiles::in_dir(text_dir), threads) {
+            Ok(embedder) => (Some(ModelScorer { embedder, head: text::sentiment::embedding_head() }), None),
+            Err(error) => {
+                tracing::warn!(%error, "the sentiment model is not available; the lexicon scorer reads every text");
+                (None, Some(error.to_string()))
+            }
+        };
+        Scorers { lexicon: LexiconScorer::shipped(), model, model_problem }
+    })
+}
+
+/// The loaded scorers; the lexicon scorer alone if `load_scorers` never ran.
 pub fn scorers() -> &'static Scorers {
-    static SCORERS: OnceLock<Scorers> = OnceLock::new();
     SCORERS.get_or_init(|| Scorers {
         lexicon: LexiconScorer::shipped(),
+        model: None,
+        model_problem: Some("the model was not loaded in this process".into()),
     })
 }
 
 impl Scorers {
     /// Scores texts on the calling thread: call it from a blocking task, never the executor.
-    pub fn score(&'static self, texts: &[&str]) -> Vec<Scored> {
-        texts
-            .iter()
-            .map(|text| Scored {
-                sentiment: self.lexicon.score(text),
-                scorer: "lexicon",
-                model_name: &self.lexicon.head.name,
-                model_version: &self.lexicon.head.version,
-            })
-            .collect()
+    pub fn score(&'static self, texts: &[&str]) -> Result<Vec<Scored>, embeddings::EmbeddingError> {
+        Ok(match &self.model {
+            Some(model) => model
+                .score(texts)?
+                .into_iter()
+                .map(|sentiment| Scored {
+                    sentiment,
+                    scorer: "model",
+                    model_name: &model.head.name,
+                    model_version: &model.head.version,
+                })
+                .collect(),
+            None => texts
+                .iter()
+                .map(|text| Scored {
+                    sentiment: self.lexicon.score(text),
+                    scorer: "lexicon",
+                    model_name: &self.lexicon.head.name,
+                    model_version: &self.lexicon.head.version,
+                })
+                .collect(),
+        })
     }
 
     /// Every head a score may name, for the model registry.
-    pub fn heads(&'static self) -> Vec<&'static text::sentiment::Head> {
-        vec![&self.lexicon.head]
+    pub fn heads(&'static self) -> Vec<&'static Head> {
+        std::iter::once(&self.lexicon.head)
+            .chain(self.model.as_ref().map(|m| &m.head))
+            .collect()
+    }
+
+    /// `None` when the model scores texts; otherwise why the lexicon scorer does.
+    pub fn model_problem(&'static self) -> Option<&'static str> {
+        self.model_problem.as_deref()
     }
 }
 
@@ -98,5 +168,6 @@ pub async fn score_adhoc(
         scorers().score(&borrowed)
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string().into()))
+    .map_err(|e| ApiError::Internal(e.to_string().into()))?
+    .map_err(|e| ApiError::Internal(Box::new(e)))
 }

@@ -159,6 +159,7 @@ async fn score_batch(db: &PgPool, org: OrgId, claimed: &[Claimed]) -> Result<usi
         scorers().score(&borrowed)
     })
     .await
+    .map_err(|e| TextError::Scoring(e.to_string()))?
     .map_err(|e| TextError::Scoring(e.to_string()))?;
     store(&mut tenant, &texts, &scores).await?;
     let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::server_fns::{customer, list_customers, AddInteraction, AddOrder, ScoresView};
+use super::server_fns::{customer, list_customers, AddInteraction, AddOrder, PatternsView, ScoresView};
 use crate::account::{encode_query_value, feedback, Feedback, FieldAlert, FormAlert, Protected};
 use crate::ui_error::UiError;
 
@@ -160,6 +160,7 @@ fn CustomerProfile() -> impl IntoView {
                                         <dt>"Revenue"</dt><dd>{c.revenue.clone()}</dd>
                                     </dl>
                                     <ScoresCard scores=view.scores />
+                                    <PatternsCard patterns=view.patterns />
                                     <h2>"Timeline"</h2>
                                     {if view.timeline.is_empty() {
                                         view! { <p class="empty">"Nothing recorded yet."</p> }.into_any()
@@ -225,6 +226,38 @@ fn ScoresCard(scores: ScoresView) -> impl IntoView {
     view! {
         <section data-testid="customer-scores" aria-labelledby="scores-heading">
             <h2 id="scores-heading">"Scores"</h2>
+            {body}
+        </section>
+    }
+}
+
+/// What stands out in the customer's last 30 days, with how sure each pattern is.
+#[component]
+fn PatternsCard(patterns: PatternsView) -> impl IntoView {
+    let body = match patterns {
+        PatternsView::Missing { needed, have, hint } => view! {
+            <p class="empty">"No patterns yet: they need " {needed} " (this customer has " {have} "). " {hint} "."</p>
+        }
+        .into_any(),
+        PatternsView::Ready { engagement, patterns } => view! {
+            <p>"Engagement: " <strong>{engagement}</strong></p>
+            {if patterns.is_empty() {
+                view! { <p class="empty">"Nothing stands out with 70 % confidence or more."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="patterns">
+                        {patterns.into_iter().map(|(description, confidence)| view! {
+                            <li>{description} " " <small>"(" {confidence} ")"</small></li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        }
+        .into_any(),
+    };
+    view! {
+        <section data-testid="customer-patterns" aria-labelledby="patterns-heading">
+            <h2 id="patterns-heading">"Behaviour, last 30 days"</h2>
             {body}
         </section>
     }

@@ -48,7 +48,47 @@ pub struct TimelineItem {
 pub struct CustomerView {
     pub customer: CustomerRow,
     pub scores: ScoresView,
+    pub patterns: PatternsView,
     pub timeline: Vec<TimelineItem>,
+}
+
+/// A customer's behaviour patterns of the last 30 days in words, or why there are none.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PatternsView {
+    Ready {
+        engagement: String,
+        /// (description, confidence) strongest first; may be empty.
+        patterns: Vec<(String, String)>,
+    },
+    Missing {
+        needed: String,
+        have: usize,
+        hint: String,
+    },
+}
+
+#[cfg(feature = "ssr")]
+fn patterns_view(answer: analytics::Analysis<analytics::patterns::Patterns>) -> PatternsView {
+    match answer {
+        analytics::Analysis::InsufficientData(why) => PatternsView::Missing {
+            needed: why.needed,
+            have: why.have,
+            hint: why.hint,
+        },
+        analytics::Analysis::Ready(found) => PatternsView::Ready {
+            engagement: format!(
+                "{:.0} / 100 ({} interactions in the last {} days)",
+                found.engagement_score * 100.0,
+                found.interactions,
+                found.window_days
+            ),
+            patterns: found
+                .patterns
+                .into_iter()
+                .map(|p| (p.description, format!("{:.0} % confidence", p.confidence * 100.0)))
+                .collect(),
+        },
+    }
 }
 
 /// A customer's scores in words, or why there are none yet.
@@ -181,6 +221,8 @@ pub async fn customer(id: String) -> Result<CustomerView, UiError> {
     let profile = customers::profile(web::caller().await?, id).await?;
     let scores =
         scores_view(crate::backend::analytics::reports::customer_scores(web::caller().await?, id).await?);
+    let patterns =
+        patterns_view(crate::backend::analytics::reports::customer_patterns(web::caller().await?, id).await?);
     let mut timeline: Vec<(chrono::DateTime<chrono::Utc>, TimelineItem)> = profile
         .interactions
         .into_iter()
@@ -217,6 +259,7 @@ pub async fn customer(id: String) -> Result<CustomerView, UiError> {
     Ok(CustomerView {
         customer: row(profile.customer),
         scores,
+        patterns,
         timeline: timeline.into_iter().map(|(_, item)| item).collect(),
     })
 }

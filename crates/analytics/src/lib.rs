@@ -15,6 +15,7 @@ pub mod forecast;
 pub mod funnel;
 pub mod metrics;
 mod optimise;
+pub mod patterns;
 pub mod revenue;
 pub mod rfm;
 

@@ -98,6 +98,12 @@ async fn a_csv_upload_with_bad_rows_reaches_100_percent_and_reports_the_bad_line
         scores.contains("No scores yet") && scores.contains("order"),
         "{scores}"
     );
+    // So do behaviour patterns, for a customer seen only a few times.
+    let patterns = text(&page, "[data-testid=customer-patterns]").await;
+    assert!(
+        patterns.contains("No patterns yet") && patterns.contains("5 interactions"),
+        "{patterns}"
+    );
     browser.close().await;
     server.stop().await;
 }

@@ -25,6 +25,13 @@ pub async fn customer_scores(
     Ok(Json(reports::customer_scores(caller, id).await?))
 }
 
+pub async fn customer_patterns(
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Analysis<analytics::patterns::Patterns>>, ApiError> {
+    Ok(Json(reports::customer_patterns(caller, id).await?))
+}
+
 pub async fn rfm_segments(caller: Caller) -> Result<Json<Analysis<RfmSegments>>, ApiError> {
     Ok(Json(reports::rfm_segments(caller).await?))
 }

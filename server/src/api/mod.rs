@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/customers", get(customers::list))
         .route("/customers/{id}", get(customers::profile))
         .route("/customers/{id}/scores", get(analytics::customer_scores))
+        .route("/customers/{id}/patterns", get(analytics::customer_patterns))
         .route("/segments/rfm", get(analytics::rfm_segments))
         .route("/analytics/cohorts", get(analytics::cohorts))
         .route("/analytics/funnel", get(analytics::funnel))

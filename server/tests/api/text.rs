@@ -517,3 +517,89 @@ async fn with_the_model_installed_the_model_scores_and_ready_says_so(
         (Some("negative"), Some("model"))
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn behaviour_patterns_read_the_last_30_days_of_a_customer(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let session = register(&app, "owner@patterns.test", "Patterns").await;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let stranger = register(&app, "owner@other-patterns.test", "Other").await;
+    let stranger = stranger["access_token"].as_str().unwrap().to_owned();
+    // A regular who chats every two or three days in the evening, souring as time goes on;
+    // and a customer seen twice.
+    let mut records = Vec::new();
+    for k in 0..12i64 {
+        let day = (Utc::now() - Duration::days(28 - k * 5 / 2)).date_naive();
+        let text = [HAPPY, "I have a question about my order number.", ANGRY][k as usize / 4];
+        records.push(
+            json!({"external_id": format!("regular-{k}"), "customer_external_id": "regular",
+            "occurred_at": day.and_hms_opt(19, 30, 0).unwrap().and_utc().to_rfc3339(),
+            "channel": "chat", "event_type": "message", "content": text}),
+        );
+    }
+    for k in 0..2i64 {
+        records.push(json!({"external_id": format!("rare-{k}"), "customer_external_id": "rare",
+            "occurred_at": (Utc::now() - Duration::days(k + 1)).to_rfc3339(), "channel": "web", "event_type": "page_view"}));
+    }
+    let (status, body) = post(
+        &app,
+        &token,
+        "/api/v1/interactions/batch",
+        json!({"records": records}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    register_models(&app.app_db).await.unwrap();
+    drain(&app.app_db).await;
+    let id = |external: &'static str| {
+        let db = app.admin_db.clone();
+        async move {
+            sqlx::query_scalar::<_, Uuid>("select id from customers where external_id = $1")
+                .bind(external)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let (regular, rare) = (id("regular").await, id("rare").await);
+
+    let get = |token: String, path: String| {
+        let client = app.client.clone();
+        let address = app.address.clone();
+        async move {
+            let response = client
+                .get(format!("{address}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, body) = get(token.clone(), format!("/api/v1/customers/{regular}/patterns")).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ready")), "{body}");
+    let patterns = body["result"]["patterns"].as_array().unwrap();
+    let kinds: Vec<&str> = patterns.iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    for kind in ["preferred_channel", "time_of_day", "sentiment_trend"] {
+        assert!(kinds.contains(&kind), "{kind} missing: {body}");
+    }
+    let trend = patterns.iter().find(|p| p["kind"] == "sentiment_trend").unwrap();
+    assert!(
+        trend["description"].as_str().unwrap().contains("declining"),
+        "{trend}"
+    );
+    assert!(patterns.iter().all(|p| p["confidence"].as_f64().unwrap() >= 0.7));
+    assert_eq!(body["result"]["interactions"], 12);
+
+    let (status, body) = get(token.clone(), format!("/api/v1/customers/{rare}/patterns")).await;
+    assert_eq!(
+        (status, body["status"].as_str(), body["result"]["have"].as_i64()),
+        (200, Some("insufficient_data"), Some(2)),
+        "{body}"
+    );
+    let (status, _) = get(stranger, format!("/api/v1/customers/{regular}/patterns")).await;
+    assert_eq!(status, 404);
+}

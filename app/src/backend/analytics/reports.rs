@@ -6,6 +6,7 @@
 
 use analytics::cohorts::{retention, Cohorts};
 use analytics::funnel::{funnel as funnel_of, Funnel};
+use analytics::patterns::{self, Patterns, Touch};
 use analytics::revenue::{revenue as revenue_of, Line, Revenue};
 use analytics::rfm::Segment;
 use analytics::{Analysis, Interval, Period};
@@ -373,6 +374,47 @@ fn sql_unit(period: Period) -> &'static str {
         Period::Week => "week",
         Period::Month => "month",
     }
+}
+
+// ------------------------------------------------------------------ behaviour patterns
+
+/// A customer's behaviour patterns over the last 30 days (SPEC ANA-1), computed on request
+/// from their interactions and the sentiment of their texts.
+pub async fn customer_patterns(mut caller: Caller, id: Uuid) -> Result<Analysis<Patterns>, ApiError> {
+    caller.require(Permission::ReadData, "customers.read").await?;
+    let org = caller.tenant.org_id();
+    let known: Option<i32> = sqlx::query_scalar("select 1 from customers where org_id = $1 and id = $2")
+        .bind(org)
+        .bind(id)
+        .fetch_optional(caller.tenant.conn())
+        .await?;
+    if known.is_none() {
+        caller.record_denied("customers.read", Some(id.to_string())).await;
+        return Err(ApiError::NotFound);
+    }
+    let now = Utc::now();
+    let rows: Vec<(DateTime<Utc>, String, Option<f32>)> = sqlx::query_as(
+        "select i.occurred_at, i.channel, s.polarity
+         from interactions i
+         left join text_scores s on s.org_id = i.org_id and s.subject = 'interaction' and s.subject_id = i.id
+         where i.org_id = $1 and i.customer_id = $2 and i.occurred_at > $3 and i.occurred_at <= $4",
+    )
+    .bind(org)
+    .bind(id)
+    .bind(now - chrono::Duration::days(patterns::WINDOW_DAYS))
+    .bind(now)
+    .fetch_all(caller.tenant.conn())
+    .await?;
+    caller.tenant.commit().await?;
+    let touches: Vec<Touch> = rows
+        .into_iter()
+        .map(|(at, channel, polarity)| Touch {
+            at,
+            channel,
+            polarity: polarity.map(f64::from),
+        })
+        .collect();
+    Ok(patterns::detect(&touches, now))
 }
 
 // ------------------------------------------------------------------ cohorts

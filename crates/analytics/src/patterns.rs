@@ -127,7 +127,8 @@ fn preferred_channel(recent: &[&Touch], from: DateTime<Utc>) -> Option<Pattern> 
     if uses < MIN_CHANNEL_USES {
         return None;
     }
-    let weeks = (WINDOW_DAYS as usize).div_ceil(7);
+    // Four weeks; the window's last two days count with the fourth.
+    let weeks = WINDOW_DAYS as usize / 7;
     let mut used = vec![false; weeks];
     for t in recent.iter().filter(|t| t.channel == channel) {
         let week = ((t.at - from).num_days().max(0) as usize / 7).min(weeks - 1);

@@ -63,9 +63,10 @@ pub enum HeadChoice {
     Embedding,
 }
 
-/// Texts per inference batch when embedding the training texts (sorted by length, so each
-/// batch pads little).
-const EMBED_BATCH: usize = 32;
+/// Cores one inference may use: all of them (these commands run alone).
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TextCliError {
@@ -94,15 +95,13 @@ pub fn run_text(command: &TextCommand) -> Result<(), TextCliError> {
             let lexicon = LexiconScorer::shipped();
             let model = match args.scorer {
                 ScorerChoice::Lexicon => None,
-                ScorerChoice::Model => {
-                    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-                    let embedder =
-                        embeddings::Embedder::load(&embeddings::ModelFiles::in_dir(&args.text_dir), threads)?;
-                    Some((embedder, text::sentiment::embedding_head()))
-                }
+                ScorerChoice::Model => Some(embeddings::ModelScorer::load(
+                    &embeddings::ModelFiles::in_dir(&args.text_dir),
+                    threads(),
+                )?),
             };
             let (scorer, head) = match &model {
-                Some((_, head)) => ("model", head),
+                Some(model) => ("model", &model.head),
                 None => ("lexicon", &lexicon.head),
             };
             let model_version = format!("{}/{}", head.name, head.version);
@@ -111,10 +110,7 @@ pub fn run_text(command: &TextCommand) -> Result<(), TextCliError> {
             for line in stdin.lines() {
                 let line = line?;
                 let sentiment = match &model {
-                    Some((embedder, head)) => {
-                        let vector = embedder.embed(&[line.as_str()])?.remove(0);
-                        head.predict(&vector.into_iter().map(f64::from).collect::<Vec<_>>())
-                    }
+                    Some(model) => model.score(&[line.as_str()])?.remove(0),
                     None => lexicon.score(&line),
                 };
                 let row = CliScore {
@@ -131,31 +127,6 @@ pub fn run_text(command: &TextCommand) -> Result<(), TextCliError> {
     }
 }
 
-/// Embeddings of every text, in order, computed in length-sorted batches.
-fn embed_all(texts: &[text::hutto::RatedText], dir: &std::path::Path) -> Result<Vec<Vec<f64>>, TextCliError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let model = embeddings::Embedder::load(&embeddings::ModelFiles::in_dir(dir), threads)?;
-    let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by_key(|&i| texts[i].text.len());
-    let mut features = vec![Vec::new(); texts.len()];
-    let began = Instant::now();
-    for (n, chunk) in order.chunks(EMBED_BATCH).enumerate() {
-        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].text.as_str()).collect();
-        for (&i, vector) in chunk.iter().zip(model.embed(&batch)?) {
-            features[i] = vector.into_iter().map(f64::from).collect();
-        }
-        if n % 50 == 0 {
-            eprintln!(
-                "embedded {} of {} texts ({:.0} s)",
-                (n + 1) * EMBED_BATCH,
-                texts.len(),
-                began.elapsed().as_secs_f64()
-            );
-        }
-    }
-    Ok(features)
-}
-
 pub fn run_ml(command: &MlCommand) -> Result<(), TextCliError> {
     match command {
         MlCommand::TrainSentiment(args) => {
@@ -165,7 +136,13 @@ pub fn run_ml(command: &MlCommand) -> Result<(), TextCliError> {
             let (head, report) = match args.head {
                 HeadChoice::Lexicon => text::train::train_lexicon_head(&texts, &args.version, &trained_at)?,
                 HeadChoice::Embedding => {
-                    let features = embed_all(&texts, &args.text_dir)?;
+                    let model = embeddings::ModelScorer::load(
+                        &embeddings::ModelFiles::in_dir(&args.text_dir),
+                        threads(),
+                    )?;
+                    let all: Vec<&str> = texts.iter().map(|t| t.text.as_str()).collect();
+                    eprintln!("embedding {} texts…", all.len());
+                    let features = model.embed_all_f64(&all)?;
                     let names: Vec<String> = (0..embeddings::DIMENSIONS).map(|i| format!("e{i}")).collect();
                     let names: Vec<&str> = names.iter().map(String::as_str).collect();
                     text::train::train_head(

@@ -218,11 +218,12 @@ pub async fn list_customers(q: Option<String>, cursor: Option<String>) -> Result
 pub async fn customer(id: String) -> Result<CustomerView, UiError> {
     use crate::backend::{customers, web};
     let id = uuid::Uuid::parse_str(&id).map_err(|_| UiError::NotFound)?;
-    let profile = customers::profile(web::caller().await?, id).await?;
-    let scores =
-        scores_view(crate::backend::analytics::reports::customer_scores(web::caller().await?, id).await?);
-    let patterns =
-        patterns_view(crate::backend::analytics::reports::customer_patterns(web::caller().await?, id).await?);
+    use crate::backend::analytics::reports;
+    // One caller (one authentication, one transaction) for the whole page.
+    let mut caller = web::caller().await?;
+    let scores = scores_view(reports::customer_scores(&mut caller, id).await?);
+    let patterns = patterns_view(reports::customer_patterns(&mut caller, id).await?);
+    let profile = customers::profile(caller, id).await?;
     let mut timeline: Vec<(chrono::DateTime<chrono::Utc>, TimelineItem)> = profile
         .interactions
         .into_iter()

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 use ort::session::Session;
 use ort::value::Tensor;
+use text::sentiment::{Head, Sentiment};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 /// Dimensions of one embedding.
@@ -159,6 +160,61 @@ impl Embedder {
                     &mask[b * length..(b + 1) * length],
                 )
             })
+            .collect())
+    }
+}
+
+/// Texts per inference batch in [`Embedder::embed_all`].
+pub const BATCH: usize = 32;
+
+impl Embedder {
+    /// Embeddings of any number of texts, in their order, computed in batches of [`BATCH`]
+    /// sorted by length so each batch pads little.
+    pub fn embed_all(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbeddingError> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(BATCH) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            for (&i, vector) in chunk.iter().zip(self.embed(&batch)?) {
+                out[i] = vector;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The sentiment model: embeddings read by a trained head.
+pub struct ModelScorer {
+    pub embedder: Embedder,
+    pub head: Head,
+}
+
+impl ModelScorer {
+    /// Loads the model from `files` with the head committed in `crates/text/models/`.
+    pub fn load(files: &ModelFiles, threads: usize) -> Result<ModelScorer, EmbeddingError> {
+        Ok(ModelScorer {
+            embedder: Embedder::load(files, threads)?,
+            head: text::sentiment::embedding_head(),
+        })
+    }
+
+    /// One sentiment per text, in order. Synchronous: call it from a blocking thread.
+    pub fn score(&self, texts: &[&str]) -> Result<Vec<Sentiment>, EmbeddingError> {
+        Ok(self
+            .embed_all_f64(texts)?
+            .iter()
+            .map(|features| self.head.predict(features))
+            .collect())
+    }
+
+    /// Embeddings as the head's `f64` features.
+    pub fn embed_all_f64(&self, texts: &[&str]) -> Result<Vec<Vec<f64>>, EmbeddingError> {
+        Ok(self
+            .embedder
+            .embed_all(texts)?
+            .into_iter()
+            .map(|vector| vector.into_iter().map(f64::from).collect())
             .collect())
     }
 }

@@ -2,14 +2,11 @@
 //! sentences are close, unrelated ones far, and a text embeds the same alone or padded in a
 //! batch.
 
-use std::path::PathBuf;
-
 use embeddings::{cosine, Embedder, ModelFiles, DIMENSIONS};
 
 fn embedder() -> Embedder {
-    let dir = std::env::var_os("SIGHTLINE_TEXT_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.local/text")));
+    // The set-up step's folder holds the Hutto texts beside the model.
+    let dir = text::hutto::checkout_dir().parent().unwrap().to_owned();
     Embedder::load(&ModelFiles::in_dir(&dir), 1).expect("the set-up step installed the model")
 }
 

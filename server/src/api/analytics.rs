@@ -19,17 +19,17 @@ use super::extract::Caller;
 use crate::error::ApiError;
 
 pub async fn customer_scores(
-    caller: Caller,
+    mut caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Analysis<CustomerScores>>, ApiError> {
-    Ok(Json(reports::customer_scores(caller, id).await?))
+    Ok(Json(reports::customer_scores(&mut caller, id).await?))
 }
 
 pub async fn customer_patterns(
-    caller: Caller,
+    mut caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Analysis<analytics::patterns::Patterns>>, ApiError> {
-    Ok(Json(reports::customer_patterns(caller, id).await?))
+    Ok(Json(reports::customer_patterns(&mut caller, id).await?))
 }
 
 pub async fn rfm_segments(caller: Caller) -> Result<Json<Analysis<RfmSegments>>, ApiError> {

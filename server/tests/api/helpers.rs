@@ -209,3 +209,16 @@ pub async fn send(
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(serde_json::Value::Null))
 }
+
+/// GETs `path` with a bearer token; the status and the JSON answer (null if none).
+pub async fn get_as(app: &TestApp, token: &str, path: &str) -> (u16, serde_json::Value) {
+    let response = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}

@@ -13,7 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{register, send, TestApp};
+use crate::helpers::{get_as, register, send, TestApp};
 
 fn interaction(external_id: &str, customer: &str, at: &str) -> Value {
     json!({ "external_id": external_id, "customer_external_id": customer, "occurred_at": at,
@@ -512,18 +512,6 @@ async fn reviews_prices_and_stock_levels_are_stored_once_with_spam_flagged(
     );
 }
 
-async fn get_json(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .get(format!("{}{path}", app.address))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[sqlx::test(migrations = false)]
 async fn customers_are_searched_paged_and_shown_with_their_timeline_and_only_here(
     _: PgPoolOptions,
@@ -550,19 +538,19 @@ async fn customers_are_searched_paged_and_shown_with_their_timeline_and_only_her
     )
     .await;
 
-    let (_, first) = get_json(&app, token, "/api/v1/customers?limit=2").await;
+    let (_, first) = get_as(&app, token, "/api/v1/customers?limit=2").await;
     let cursor = first["next_cursor"].as_str().unwrap().to_owned();
-    let (_, second) = get_json(&app, token, &format!("/api/v1/customers?limit=2&cursor={cursor}")).await;
-    let (_, found) = get_json(&app, token, "/api/v1/customers?q=CUST-1").await;
+    let (_, second) = get_as(&app, token, &format!("/api/v1/customers?limit=2&cursor={cursor}")).await;
+    let (_, found) = get_as(&app, token, "/api/v1/customers?q=CUST-1").await;
     let id = found["data"][0]["id"].as_str().unwrap().to_owned();
-    let (status, profile) = get_json(&app, token, &format!("/api/v1/customers/{id}")).await;
-    let (foreign, _) = get_json(
+    let (status, profile) = get_as(&app, token, &format!("/api/v1/customers/{id}")).await;
+    let (foreign, _) = get_as(
         &app,
         other["access_token"].as_str().unwrap(),
         &format!("/api/v1/customers/{id}"),
     )
     .await;
-    let (bad_cursor, _) = get_json(&app, token, "/api/v1/customers?cursor=nonsense").await;
+    let (bad_cursor, _) = get_as(&app, token, "/api/v1/customers?cursor=nonsense").await;
     let denied: i64 = count(
         &app.admin_db,
         "select count(*) from audit_log where action = 'customers.read' and outcome = 'denied'",

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{register, send as post, TestApp};
+use crate::helpers::{get_as, register, send as post, TestApp};
 
 const HAPPY: &str = "I love this mug, the quality is excellent and delivery was fast!";
 const ANGRY: &str = "Terrible support, the parcel arrived broken and nobody answered. Awful.";
@@ -353,15 +353,7 @@ async fn the_ad_hoc_endpoint_scores_and_validates(_: PgPoolOptions, admin: PgCon
 }
 
 async fn search(app: &TestApp, token: &str, query: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .get(format!("{}/api/v1/search?{query}", app.address))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    get_as(app, token, &format!("/api/v1/search?{query}")).await
 }
 
 fn ids(body: &Value) -> Vec<String> {
@@ -563,23 +555,7 @@ async fn behaviour_patterns_read_the_last_30_days_of_a_customer(_: PgPoolOptions
     };
     let (regular, rare) = (id("regular").await, id("rare").await);
 
-    let get = |token: String, path: String| {
-        let client = app.client.clone();
-        let address = app.address.clone();
-        async move {
-            let response = client
-                .get(format!("{address}{path}"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
-            (
-                response.status().as_u16(),
-                response.json::<Value>().await.unwrap_or(Value::Null),
-            )
-        }
-    };
-    let (status, body) = get(token.clone(), format!("/api/v1/customers/{regular}/patterns")).await;
+    let (status, body) = get_as(&app, &token, &format!("/api/v1/customers/{regular}/patterns")).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ready")), "{body}");
     let patterns = body["result"]["patterns"].as_array().unwrap();
     let kinds: Vec<&str> = patterns.iter().map(|p| p["kind"].as_str().unwrap()).collect();
@@ -594,12 +570,12 @@ async fn behaviour_patterns_read_the_last_30_days_of_a_customer(_: PgPoolOptions
     assert!(patterns.iter().all(|p| p["confidence"].as_f64().unwrap() >= 0.7));
     assert_eq!(body["result"]["interactions"], 12);
 
-    let (status, body) = get(token.clone(), format!("/api/v1/customers/{rare}/patterns")).await;
+    let (status, body) = get_as(&app, &token, &format!("/api/v1/customers/{rare}/patterns")).await;
     assert_eq!(
         (status, body["status"].as_str(), body["result"]["have"].as_i64()),
         (200, Some("insufficient_data"), Some(2)),
         "{body}"
     );
-    let (status, _) = get(stranger, format!("/api/v1/customers/{regular}/patterns")).await;
+    let (status, _) = get_as(&app, &stranger, &format!("/api/v1/customers/{regular}/patterns")).await;
     assert_eq!(status, 404);
 }

@@ -146,7 +146,8 @@ fn label(key: &str) -> String {
 }
 
 /// One customer's scores; 404 (audited) for an id that is not one of the organization's.
-pub async fn customer_scores(mut caller: Caller, id: Uuid) -> Result<Analysis<CustomerScores>, ApiError> {
+/// Only reads, in the caller's transaction (see `customer_patterns`).
+pub async fn customer_scores(caller: &mut Caller, id: Uuid) -> Result<Analysis<CustomerScores>, ApiError> {
     caller.require(Permission::ReadData, "customers.read").await?;
     let org = caller.tenant.org_id();
     let orders: Option<i64> =
@@ -210,7 +211,7 @@ pub async fn customer_scores(mut caller: Caller, id: Uuid) -> Result<Analysis<Cu
             0,
             "scores describe buying behaviour: they appear after the customer's first order is imported",
         ),
-        None => match last_run(&mut caller, &["clv", "rfm"]).await? {
+        None => match last_run(caller, &["clv", "rfm"]).await? {
             Err(why) => why,
             Ok(_) => Analysis::insufficient(
                 "a scoring run since this customer's first order",
@@ -219,7 +220,6 @@ pub async fn customer_scores(mut caller: Caller, id: Uuid) -> Result<Analysis<Cu
             ),
         },
     };
-    caller.tenant.commit().await?;
     Ok(answer)
 }
 
@@ -379,8 +379,9 @@ fn sql_unit(period: Period) -> &'static str {
 // ------------------------------------------------------------------ behaviour patterns
 
 /// A customer's behaviour patterns over the last 30 days (SPEC ANA-1), computed on request
-/// from their interactions and the sentiment of their texts.
-pub async fn customer_patterns(mut caller: Caller, id: Uuid) -> Result<Analysis<Patterns>, ApiError> {
+/// from their interactions and the sentiment of their texts. Only reads, in the caller's
+/// transaction, so a page can ask several such questions with one caller.
+pub async fn customer_patterns(caller: &mut Caller, id: Uuid) -> Result<Analysis<Patterns>, ApiError> {
     caller.require(Permission::ReadData, "customers.read").await?;
     let org = caller.tenant.org_id();
     let known: Option<i32> = sqlx::query_scalar("select 1 from customers where org_id = $1 and id = $2")
@@ -405,7 +406,6 @@ pub async fn customer_patterns(mut caller: Caller, id: Uuid) -> Result<Analysis<
     .bind(now)
     .fetch_all(caller.tenant.conn())
     .await?;
-    caller.tenant.commit().await?;
     let touches: Vec<Touch> = rows
         .into_iter()
         .map(|(at, channel, polarity)| Touch {

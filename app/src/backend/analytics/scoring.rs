@@ -218,7 +218,7 @@ pub async fn load(db: &PgPool, org: OrgId, today: NaiveDate) -> Result<Input, sq
 }
 
 /// The start of `day` (UTC), for range conditions on timestamps.
-pub(super) fn midnight(day: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
 }
 

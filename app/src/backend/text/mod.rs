@@ -21,40 +21,12 @@ pub struct Scored {
     pub model_version: &'static str,
 }
 
-/// The embedding model with its trained head: the scorer used whenever it is installed.
-pub struct ModelScorer {
-    embedder: embeddings::Embedder,
-    head: Head,
-}
-
-/// Texts per inference batch (sorted by length first, so a batch pads little).
-const MODEL_BATCH: usize = 32;
-
-impl ModelScorer {
-    fn score(&self, texts: &[&str]) -> Result<Vec<Sentiment>, embeddings::EmbeddingError> {
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
-        let mut out = vec![None; texts.len()];
-        for chunk in order.chunks(MODEL_BATCH) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            for (&i, vector) in chunk.iter().zip(self.embedder.embed(&batch)?) {
-                let features: Vec<f64> = vector.into_iter().map(f64::from).collect();
-                out[i] = Some(self.head.predict(&features));
-            }
-        }
-        Ok(out
-            .into_iter()
-            .map(|s| s.unwrap_or_else(|| Sentiment::from_probabilities([0.0, 1.0, 0.0])))
-            .collect())
-    }
-}
-
 /// The scorers this process loaded: the embedding model when its files are installed, the
 /// lexicon scorer always (it takes over when the model is absent). `scorer` on each score
 /// says which one read the text.
 pub struct Scorers {
     lexicon: LexiconScorer,
-    model: Option<ModelScorer>,
+    model: Option<embeddings::ModelScorer>,
     /// Why the model is not in use, when it is not.
     model_problem: Option<String>,
 }
@@ -66,8 +38,8 @@ static SCORERS: OnceLock<Scorers> = OnceLock::new();
 /// inference may use.
 pub fn load_scorers(text_dir: &std::path::Path, threads: usize) -> &'static Scorers {
     SCORERS.get_or_init(|| {
-        let (model, model_problem) = match embeddings::Embedder::load(&embeddings::ModelFiles::in_dir(text_dir), threads) {
-            Ok(embedder) => (Some(ModelScorer { embedder, head: text::sentiment::embedding_head() }), None),
+        let (model, model_problem) = match embeddings::ModelScorer::load(&embeddings::ModelFiles::in_dir(text_dir), threads) {
+            Ok(model) => (Some(model), None),
             Err(error) => {
                 tracing::warn!(%error, "the sentiment model is not available; the lexicon scorer reads every text");
                 (None, Some(error.to_string()))

@@ -153,14 +153,14 @@ pub async fn score_next_batch(db: &PgPool) -> Result<usize, TextError> {
 async fn score_batch(db: &PgPool, org: OrgId, claimed: &[Claimed]) -> Result<usize, TextError> {
     let mut tenant = TenantTx::begin(db, org).await?;
     let texts = load(&mut tenant, claimed).await?;
-    let contents: Vec<String> = texts.iter().map(|t| t.content.clone()).collect();
-    let scores = tokio::task::spawn_blocking(move || {
-        let borrowed: Vec<&str> = contents.iter().map(String::as_str).collect();
-        scorers().score(&borrowed)
+    // The texts go to the blocking thread and come back with their scores (no copies).
+    let (texts, scores) = tokio::task::spawn_blocking(move || {
+        let scores = scorers().score(&texts.iter().map(|t| t.content.as_str()).collect::<Vec<_>>());
+        (texts, scores)
     })
     .await
-    .map_err(|e| TextError::Scoring(e.to_string()))?
     .map_err(|e| TextError::Scoring(e.to_string()))?;
+    let scores = scores.map_err(|e| TextError::Scoring(e.to_string()))?;
     store(&mut tenant, &texts, &scores).await?;
     let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
     sqlx::query("delete from scoring_queue where org_id = $1 and id = any($2)")

@@ -5,11 +5,12 @@
 //! Query language: words (all must match), `"a phrase"`, `or`, `-word` to exclude (as
 //! `websearch_to_tsquery` reads them), and `word*` for words starting with `word`.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::backend::analytics::reports::{date, invalid};
+use crate::backend::analytics::scoring::midnight;
 use crate::backend::caller::Caller;
 use crate::backend::cursor;
 use crate::backend::error::ApiError;
@@ -317,10 +318,6 @@ pub async fn search(mut caller: Caller, query: &SearchQuery) -> Result<(Vec<Hit>
         })
         .collect();
     Ok((hits, next))
-}
-
-fn midnight(day: NaiveDate) -> DateTime<Utc> {
-    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
 }
 
 #[cfg(test)]

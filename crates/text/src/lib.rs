@@ -3,6 +3,7 @@
 //! command call these.
 
 pub mod hutto;
+pub mod insights;
 pub mod sentiment;
 pub mod train;
 pub mod vader;

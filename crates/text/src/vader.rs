@@ -279,6 +279,19 @@ impl Vader {
         }
     }
 
+    /// The same scorer with `words` added to (or overriding) the lexicon, e.g. words whose
+    /// tone depends on the domain ("late", "fast"); the rules are VADER's.
+    pub fn with_words(mut self, words: &[(&str, f64)]) -> Vader {
+        self.lexicon
+            .extend(words.iter().map(|(word, valence)| ((*word).to_owned(), *valence)));
+        self
+    }
+
+    /// Whether `word` (lower-case) carries a valence in the lexicon.
+    pub fn is_sentiment_word(&self, word: &str) -> bool {
+        self.lexicon.get(word).is_some_and(|v| *v != 0.0)
+    }
+
     /// Scores one text as `SentimentIntensityAnalyzer.polarity_scores` does.
     pub fn polarity_scores(&self, text: &str) -> Polarity {
         let text = self.describe_emojis(text);

@@ -41,33 +41,42 @@ fn load_error(error: UiError) -> AnyView {
     view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any()
 }
 
-/// A one-time value: from the action (JavaScript) or left in the session (plain form post).
+/// A one-time value: from the latest action (JavaScript) or left in the session by a plain
+/// form post. The session's value is taken (and so removed) when read, so it is awaited inside
+/// `Suspense`: the server's HTML then always carries it, however slowly the read answers.
 #[component]
-fn FlashNotice(flash: Signal<Option<Flash>>) -> impl IntoView {
-    move || {
-        flash.get().map(|flash| match flash {
-            Flash::ApiKey { name, key } => view! {
-                <div class="notice" role="status">
-                    <p>"Your new key “" {name} "”. Copy it now: it will not be shown again."</p>
-                    <p class="secret" data-testid="new-api-key">{key}</p>
-                </div>
-            }
-            .into_any(),
-            Flash::Invitation { email, role, link } => view! {
-                <div class="notice" role="status">
-                    <p>"Send this link to " <strong>{email}</strong> " to join as " {role} ". It works once, for 7 days."</p>
-                    <p class="secret" data-testid="invitation-link">{link}</p>
-                </div>
-            }
-            .into_any(),
-        })
+fn FlashNotice(action_value: Signal<Option<Flash>>) -> impl IntoView {
+    let kept = Resource::new(|| (), |_| take_flash());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let latest = action_value.get();
+                Suspend::new(async move {
+                    let flash = latest.or(kept.await.ok().flatten());
+                    flash.map(flash_view)
+                })
+            }}
+        </Suspense>
     }
 }
 
-/// The flash to show: the latest action's value, else what the session kept.
-fn flash_signal(action_value: impl Fn() -> Option<Flash> + Send + Sync + 'static) -> Signal<Option<Flash>> {
-    let kept = Resource::new(|| (), |_| take_flash());
-    Signal::derive(move || action_value().or_else(|| kept.get().and_then(Result::ok).flatten()))
+fn flash_view(flash: Flash) -> AnyView {
+    match flash {
+        Flash::ApiKey { name, key } => view! {
+            <div class="notice" role="status">
+                <p>"Your new key “" {name} "”. Copy it now: it will not be shown again."</p>
+                <p class="secret" data-testid="new-api-key">{key}</p>
+            </div>
+        }
+        .into_any(),
+        Flash::Invitation { email, role, link } => view! {
+            <div class="notice" role="status">
+                <p>"Send this link to " <strong>{email}</strong> " to join as " {role} ". It works once, for 7 days."</p>
+                <p class="secret" data-testid="invitation-link">{link}</p>
+            </div>
+        }
+        .into_any(),
+    }
 }
 
 #[component]
@@ -100,10 +109,10 @@ fn Members() -> impl IntoView {
     let invite_feedback = feedback(invite.value());
     let change_feedback = feedback(change.value());
     let remove_feedback = feedback(remove.value());
-    let flash = flash_signal(move || invite.value().get().and_then(Result::ok));
+    let flash = Signal::derive(move || invite.value().get().and_then(Result::ok));
 
     view! {
-        <FlashNotice flash />
+        <FlashNotice action_value=flash />
         <FormAlert feedback=change_feedback />
         <FormAlert feedback=remove_feedback />
         <Suspense fallback=|| view! { <p class="loading">"Loading members…"</p> }>
@@ -204,11 +213,11 @@ fn ApiKeys() -> impl IntoView {
     );
     let create_feedback = feedback(create.value());
     let revoke_feedback = feedback(revoke.value());
-    let flash = flash_signal(move || create.value().get().and_then(Result::ok));
+    let flash = Signal::derive(move || create.value().get().and_then(Result::ok));
 
     view! {
         <p>"Keys let programs send data and read insights as this organization, within their scopes. Send one as " <code>"Authorization: Bearer <key>"</code> "."</p>
-        <FlashNotice flash />
+        <FlashNotice action_value=flash />
         <FormAlert feedback=revoke_feedback />
         <Suspense fallback=|| view! { <p class="loading">"Loading keys…"</p> }>
             {move || Suspend::new(async move {

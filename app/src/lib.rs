@@ -21,7 +21,9 @@ use leptos_router::{
 };
 
 use account::{AcceptInvitationPage, AppHome, RegisterPage, SignInPage};
-use data::{CustomerPage, CustomersPage, ImportPage, NewInteractionPage, NewOrderPage, SearchPage};
+use data::{
+    CustomerPage, CustomersPage, ImportPage, NewInteractionPage, NewOrderPage, SearchPage, VoicePage,
+};
 use layout::Layout;
 use pages::{Landing, NotFound};
 use settings::{ApiKeysPage, AuditLogPage, MembersPage};
@@ -76,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("customers") view=CustomersPage ssr=SsrMode::Async />
                     <Route path=path!("customers/:id") view=CustomerPage ssr=SsrMode::Async />
                     <Route path=path!("search") view=SearchPage ssr=SsrMode::Async />
+                    <Route path=path!("insights") view=VoicePage ssr=SsrMode::Async />
                     <Route path=path!("data/interaction") view=NewInteractionPage ssr=SsrMode::Async />
                     <Route path=path!("data/order") view=NewOrderPage ssr=SsrMode::Async />
                     <Route path=path!("imports/new") view=ImportPage ssr=SsrMode::Async />

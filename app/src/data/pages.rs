@@ -22,6 +22,7 @@ fn DataNav() -> impl IntoView {
         <nav class="settings-nav" aria-label="Data">
             <ul>
                 <li><A href="/customers">"Customers"</A></li>
+                <li><A href="/insights">"What customers say"</A></li>
                 <li><A href="/search">"Search texts"</A></li>
                 <li><A href="/data/interaction">"Add an interaction"</A></li>
                 <li><A href="/data/order">"Add an order"</A></li>

@@ -162,7 +162,7 @@ async fn manual_entry(javascript: bool) {
         "a chat without words is refused beside the field: {missing}"
     );
 
-    send_chat(&page, &server, javascript, Some("Do you deliver on Sundays?")).await;
+    send_chat(&page, &server, javascript, Some("Would love delivery on Sundays")).await;
     if javascript {
         shown(
             &page,
@@ -200,6 +200,28 @@ async fn manual_entry(javascript: bool) {
         .await
         .unwrap();
     page.locator("ol.hits a").click(None).await.unwrap();
+    wait_for_path(&page, "**/customers/*").await;
+
+    // The chat asks for something: "What customers say" lists it as a feature request, and
+    // says plainly that there are no complaints yet.
+    open(&page, &server, "/insights?days=365", javascript).await;
+    let requests = text(&page, "table[aria-label=\"Feature requests\"]").await;
+    assert!(
+        requests.contains("delivery on sundays") && requests.contains("Would love delivery on Sundays"),
+        "{requests}"
+    );
+    let body = text(&page, "main").await;
+    assert!(body.contains("No negative texts in the range yet"), "{body}");
+    page.screenshot_to_file(
+        &artifacts_dir().join(format!("insights-js-{javascript}.png")),
+        None,
+    )
+    .await
+    .unwrap();
+    page.locator("table[aria-label=\"Feature requests\"] td.example a")
+        .click(None)
+        .await
+        .unwrap();
     wait_for_path(&page, "**/customers/*").await;
     browser.close().await;
     server.stop().await;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{register, TestApp, PASSWORD};
+use crate::helpers::{register, token, TestApp, PASSWORD};
 
 /// Who calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,10 +73,6 @@ impl Org {
             .find(|(w, _)| *w == who)
             .and_then(|(_, t)| t.as_deref())
     }
-}
-
-fn token(session: &Value) -> String {
-    session["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn send(

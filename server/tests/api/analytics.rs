@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
 
-use crate::helpers::{get_as as get, register, send as post, TestApp};
+use crate::helpers::{get_as as get, register, send as post, token, TestApp};
 
 fn at(days_ago: i64) -> String {
     (Utc::now() - Duration::days(days_ago) - Duration::hours(1)).to_rfc3339()
@@ -29,7 +29,7 @@ struct Seeded {
 /// checkout funnel; scores computed.
 async fn seeded(app: &TestApp, email: &str, organization: &str) -> Seeded {
     let session = register(app, email, organization).await;
-    let token = session["access_token"].as_str().unwrap().to_owned();
+    let token = token(&session);
     let products: Vec<Value> = [("MUG", "Mug", 4.0), ("LID", "Lid", 1.0), ("TEA", "Tea", 2.0), ("BREAD", "Bread", 1.5)]
         .iter()
         .map(|(sku, name, cost)| json!({ "sku": sku, "name": name, "category": if *sku == "BREAD" { "food" } else { "kitchen" }, "cost": cost, "price": cost * 3.0, "currency": "EUR" }))

@@ -50,44 +50,159 @@ fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatu
     }
 }
 
-#[sqlx::test(migrations = false)]
-async fn serve_prepares_a_brand_new_database_from_only_its_url_and_stops_cleanly_on_sigterm(
-    _: PgPoolOptions,
-    admin: PgConnectOptions,
-) {
-    let fresh_name = format!("sightline_bin_{}", uuid::Uuid::new_v4().simple());
-    let fresh = admin.clone().database(&fresh_name);
+/// A `sightline serve` process on a database of its own, healthy.
+struct Served {
+    child: Child,
+    address: String,
+    /// The database's name, and how to connect to it.
+    database: String,
+    options: PgConnectOptions,
+}
+
+/// Starts `sightline serve` on a brand-new database (named only by its URL) with `env` set,
+/// and waits until it is healthy.
+async fn serve_on_a_new_database(admin: &PgConnectOptions, env: &[(&str, &std::ffi::OsStr)]) -> Served {
+    let database = format!("sightline_bin_{}", uuid::Uuid::new_v4().simple());
+    let options = admin.clone().database(&database);
     let addr = free_addr();
     let address = format!("http://{addr}");
     let mut child = sightline()
         .arg("serve")
-        .env("DATABASE_URL", database_url(&fresh))
+        .env("DATABASE_URL", database_url(&options))
         .env("SIGHTLINE_ADDR", addr.to_string())
+        .envs(env.iter().copied())
         .spawn()
         .unwrap();
-
     wait_for_health(&address, &mut child).await;
-    let ready = reqwest::get(format!("{address}/ready")).await.unwrap();
-    let ready_status = ready.status();
+    Served {
+        child,
+        address,
+        database,
+        options,
+    }
+}
+
+/// Sends SIGTERM, waits for the exit, and drops the database the test made for the process.
+async fn stop_and_drop(
+    child: &mut Child,
+    admin: PgConnectOptions,
+    database: &str,
+) -> (std::process::ExitStatus, std::process::ExitStatus) {
     let terminated = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
-    let exit = wait_for_exit(&mut child, Duration::from_secs(10));
+    let exit = wait_for_exit(child, Duration::from_secs(10));
     let maintenance = PgPoolOptions::new()
         .connect_with(admin.database("postgres"))
         .await
         .unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "drop database if exists \"{fresh_name}\" with (force)"
+        "drop database if exists \"{database}\" with (force)"
     )))
     .execute(&maintenance)
     .await
     .unwrap();
+    (terminated, exit)
+}
+
+#[sqlx::test(migrations = false)]
+async fn serve_prepares_a_brand_new_database_from_only_its_url_and_stops_cleanly_on_sigterm(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let Served {
+        mut child,
+        address,
+        database,
+        ..
+    } = serve_on_a_new_database(&admin, &[]).await;
+    let ready = reqwest::get(format!("{address}/ready")).await.unwrap();
+    let ready_status = ready.status();
+    let (terminated, exit) = stop_and_drop(&mut child, admin, &database).await;
 
     assert_eq!(ready_status, 200);
     assert!(terminated.success());
     assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
+}
+
+/// Without the model files the server still starts, says the model is degraded, and its
+/// worker scores texts with the lexicon scorer.
+#[sqlx::test(migrations = false)]
+async fn serve_without_the_model_files_scores_texts_with_the_lexicon(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let empty = std::env::temp_dir().join(format!("sightline-no-model-{}", uuid::Uuid::new_v4().simple()));
+    let Served {
+        mut child,
+        address,
+        database,
+        options,
+    } = serve_on_a_new_database(&admin, &[("SIGHTLINE_TEXT_DIR", empty.as_os_str())]).await;
+
+    let client = reqwest::Client::new();
+    let ready = client.get(format!("{address}/ready")).send().await.unwrap();
+    let ready_status = ready.status();
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    let session: serde_json::Value = client
+        .post(format!("{address}/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": "owner@no-model.test", "password": crate::helpers::PASSWORD, "organization": "No model"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let written = client
+        .post(format!("{address}/api/v1/interactions"))
+        .bearer_auth(session["access_token"].as_str().unwrap())
+        .json(
+            &serde_json::json!({"external_id": "m1", "customer_external_id": "c1",
+            "occurred_at": chrono::Utc::now().to_rfc3339(), "channel": "chat", "event_type": "message",
+            "content": "Terrible support, the parcel arrived broken. Awful."}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status();
+    let db = PgPoolOptions::new().connect_with(options).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let scored = loop {
+        let row: Option<(String, String)> = sqlx::query_as("select label, scorer from text_scores")
+            .fetch_optional(&db)
+            .await
+            .unwrap();
+        if row.is_some() || Instant::now() > deadline {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    db.close().await;
+    let (_, exit) = stop_and_drop(&mut child, admin, &database).await;
+
+    assert_eq!(
+        ready_status, 200,
+        "a missing model does not make the server unready"
+    );
+    assert_eq!(
+        ready["checks"]["sentiment_model"]["status"], "degraded",
+        "{ready}"
+    );
+    assert!(
+        ready["checks"]["sentiment_model"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("model.onnx"),
+        "the missing file is named: {ready}"
+    );
+    assert_eq!(written, 201);
+    assert_eq!(
+        scored,
+        Some(("negative".to_owned(), "lexicon".to_owned())),
+        "the worker scored the text"
+    );
+    assert!(exit.success());
 }
 
 #[sqlx::test(migrations = false)]

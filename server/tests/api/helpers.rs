@@ -191,6 +191,22 @@ pub async fn register(app: &TestApp, email: &str, organization: &str) -> serde_j
     response.json().await.unwrap()
 }
 
+/// The access token of a session answer (`register`, sign-in).
+pub fn token(session: &serde_json::Value) -> String {
+    session["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Runs the scoring worker's batches until the queue is empty; how many texts it claimed.
+pub async fn drain_scoring(db: &sqlx::PgPool) -> usize {
+    let mut claimed = 0;
+    loop {
+        match app::backend::text::scoring::score_next_batch(db).await.unwrap() {
+            0 => return claimed,
+            n => claimed += n,
+        }
+    }
+}
+
 /// POSTs `body` as JSON with a bearer token; the status and the JSON answer (null if none).
 pub async fn send(
     app: &TestApp,

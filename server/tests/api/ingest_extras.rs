@@ -238,16 +238,7 @@ async fn a_failing_job_backs_off_then_dies_and_an_admin_can_replay_it(
         }
     }
 
-    let dead: Value = app
-        .client
-        .get(format!("{}/api/v1/admin/dead-jobs", app.address))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, dead) = crate::helpers::get_as(&app, token, "/api/v1/admin/dead-jobs").await;
     assert_eq!(dead["data"][0]["id"], job_id.to_string());
     assert_eq!(dead["data"][0]["attempts"], 3);
     assert!(dead["data"][0]["last_error"]

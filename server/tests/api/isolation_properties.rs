@@ -122,15 +122,9 @@ async fn make(admin: &PgPool, plan: &OrgPlan) -> Made {
 }
 
 async fn get(app: &TestApp, token: &str, path: &str) -> Value {
-    let response = app
-        .client
-        .get(format!("{}{path}", app.address))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    response.json().await.unwrap()
+    let (status, body) = crate::helpers::get_as(app, token, path).await;
+    assert_eq!(status, 200, "{path}");
+    body
 }
 
 fn ids<T: Ord + std::str::FromStr>(page: &Value, field: &str) -> BTreeSet<T>

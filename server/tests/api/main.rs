@@ -12,6 +12,7 @@ mod identity;
 mod imports;
 mod ingest;
 mod ingest_extras;
+mod insights;
 mod isolation;
 mod isolation_properties;
 mod limits;

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{register, TestApp, PASSWORD};
+use crate::helpers::{register, token, TestApp, PASSWORD};
 
 /// An organization "shop" whose owner is owner@…, plus people in the given roles, each signed
 /// in to it. Everyone also owns an organization of their own from registering.
@@ -44,10 +44,6 @@ async fn shop(app: &TestApp, members: &[(&'static str, &'static str)]) -> Shop {
         ids.insert(*name, user_id);
     }
     Shop { org_id, tokens, ids }
-}
-
-fn token(session: &Value) -> String {
-    session["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn send(

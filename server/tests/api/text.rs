@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{get_as, register, send as post, TestApp};
+use crate::helpers::{drain_scoring, get_as, register, send as post, token, TestApp};
 
 const HAPPY: &str = "I love this mug, the quality is excellent and delivery was fast!";
 const ANGRY: &str = "Terrible support, the parcel arrived broken and nobody answered. Awful.";
@@ -19,7 +19,7 @@ const ANGRY: &str = "Terrible support, the parcel arrived broken and nobody answ
 /// furious ones (two interactions and a review each), plus a page view without text.
 async fn organization_with_texts(app: &TestApp, email: &str, name: &str) -> (String, Uuid) {
     let session = register(app, email, name).await;
-    let token = session["access_token"].as_str().unwrap().to_owned();
+    let token = token(&session);
     let at = |days: i64| (Utc::now() - Duration::days(days)).to_rfc3339();
     let mut interactions = Vec::new();
     for (customer, text) in [("happy", HAPPY), ("angry", ANGRY)] {
@@ -59,16 +59,6 @@ async fn organization_with_texts(app: &TestApp, email: &str, name: &str) -> (Str
     (token, org)
 }
 
-async fn drain(db: &PgPool) -> usize {
-    let mut claimed = 0;
-    loop {
-        match score_next_batch(db).await.unwrap() {
-            0 => return claimed,
-            n => claimed += n,
-        }
-    }
-}
-
 async fn scalar<T>(db: &PgPool, sql: &'static str) -> T
 where
     T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
@@ -89,7 +79,7 @@ async fn every_text_is_scored_once_and_customers_match_a_recomputation(
         6
     );
 
-    assert_eq!(drain(&app.app_db).await, 6);
+    assert_eq!(drain_scoring(&app.app_db).await, 6);
     assert_eq!(
         scalar::<i64>(&app.admin_db, "select count(*) from scoring_queue").await,
         0
@@ -126,7 +116,7 @@ async fn every_text_is_scored_once_and_customers_match_a_recomputation(
         .execute(&app.admin_db)
         .await
         .unwrap();
-    assert_eq!(drain(&app.app_db).await, 6);
+    assert_eq!(drain_scoring(&app.app_db).await, 6);
     assert_eq!(
         scalar::<i64>(&app.admin_db, "select count(*) from text_scores").await,
         6
@@ -180,7 +170,7 @@ async fn texts_of_a_worker_that_died_come_back_and_die_after_three_claims(
     .await;
     assert_eq!(claimed, 6);
     assert_eq!(
-        drain(&app.app_db).await,
+        drain_scoring(&app.app_db).await,
         0,
         "leased texts are not handed out twice"
     );
@@ -189,7 +179,7 @@ async fn texts_of_a_worker_that_died_come_back_and_die_after_three_claims(
         .execute(&app.admin_db)
         .await
         .unwrap();
-    assert_eq!(drain(&app.app_db).await, 6);
+    assert_eq!(drain_scoring(&app.app_db).await, 6);
     assert_eq!(
         scalar::<i64>(&app.admin_db, "select count(*) from text_scores").await,
         6
@@ -212,7 +202,7 @@ async fn texts_of_a_worker_that_died_come_back_and_die_after_three_claims(
             .await
             .unwrap();
     }
-    assert_eq!(drain(&app.app_db).await, 0);
+    assert_eq!(drain_scoring(&app.app_db).await, 0);
     let dead: (i64, Option<String>) =
         sqlx::query_as("select count(*), max(last_error) from scoring_queue where dead_at is not null")
             .fetch_one(&app.admin_db)
@@ -249,7 +239,11 @@ async fn a_failing_batch_backs_off_and_is_marked_dead_after_three_attempts(
             .await
             .unwrap();
     }
-    assert_eq!(drain(&app.app_db).await, 0, "dead texts are not claimed again");
+    assert_eq!(
+        drain_scoring(&app.app_db).await,
+        0,
+        "dead texts are not claimed again"
+    );
     let nothing_written: i64 = scalar(&app.admin_db, "select count(*) from text_scores").await;
     assert_eq!(nothing_written, 0);
     let errors: Option<String> = scalar(&app.admin_db, "select max(last_error) from scoring_queue").await;
@@ -270,7 +264,7 @@ async fn each_batch_is_one_organization_scored_under_its_own_scope(
         6,
         "one organization per batch"
     );
-    assert_eq!(drain(&app.app_db).await, 6);
+    assert_eq!(drain_scoring(&app.app_db).await, 6);
     let per_org: Vec<(Uuid, i64, i64)> = sqlx::query_as(
         "select s.org_id, count(*), count(*) filter (where exists
              (select 1 from customers c where c.org_id = s.org_id and c.id = s.customer_id))
@@ -375,7 +369,7 @@ async fn search_ranks_highlights_filters_and_pages_within_the_organization(
     let stranger = register(&app, "owner@elsewhere.test", "Elsewhere").await;
     let stranger = stranger["access_token"].as_str().unwrap();
     register_models(&app.app_db).await.unwrap();
-    drain(&app.app_db).await;
+    drain_scoring(&app.app_db).await;
 
     let (status, body) = search(&app, &token, "q=parcel").await;
     assert_eq!(status, 200, "{body}");
@@ -466,7 +460,7 @@ async fn with_the_model_installed_the_model_scores_and_ready_says_so(
 
     let (token, _) = organization_with_texts(&app, "owner@model.test", "Model").await;
     register_models(&app.app_db).await.unwrap();
-    assert_eq!(drain(&app.app_db).await, 6);
+    assert_eq!(drain_scoring(&app.app_db).await, 6);
     let scored: Vec<(String, String, String)> = sqlx::query_as(
         "select c.external_id, s.label, s.scorer || ' ' || s.model_name || '/' || s.model_version
          from text_scores s join customers c on c.org_id = s.org_id and c.id = s.customer_id",
@@ -514,9 +508,8 @@ async fn with_the_model_installed_the_model_scores_and_ready_says_so(
 async fn behaviour_patterns_read_the_last_30_days_of_a_customer(_: PgPoolOptions, admin: PgConnectOptions) {
     let app = TestApp::spawn(admin).await;
     let session = register(&app, "owner@patterns.test", "Patterns").await;
-    let token = session["access_token"].as_str().unwrap().to_owned();
-    let stranger = register(&app, "owner@other-patterns.test", "Other").await;
-    let stranger = stranger["access_token"].as_str().unwrap().to_owned();
+    let stranger = token(&register(&app, "owner@other-patterns.test", "Other").await);
+    let token = token(&session);
     // A regular who chats every two or three days in the evening, souring as time goes on;
     // and a customer seen twice.
     let mut records = Vec::new();
@@ -542,7 +535,7 @@ async fn behaviour_patterns_read_the_last_30_days_of_a_customer(_: PgPoolOptions
     .await;
     assert_eq!(status, 201, "{body}");
     register_models(&app.app_db).await.unwrap();
-    drain(&app.app_db).await;
+    drain_scoring(&app.app_db).await;
     let id = |external: &'static str| {
         let db = app.admin_db.clone();
         async move {

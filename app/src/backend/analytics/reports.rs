@@ -342,6 +342,18 @@ fn period(value: Option<&str>) -> Result<Period, ApiError> {
     }
 }
 
+/// A `limit` parameter: `default` when absent, else a whole number from 1 to `max`.
+pub(crate) fn limit(value: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=max).contains(l))
+            .ok_or_else(|| invalid("limit", format!("must be a whole number from 1 to {max}"))),
+    }
+}
+
 pub(crate) fn date(field: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
     value
         .filter(|v| !v.trim().is_empty())
@@ -357,8 +369,18 @@ pub(crate) fn date(field: &str, value: Option<&str>) -> Result<Option<NaiveDate>
 
 /// The inclusive day range asked for: `default_days` up to today unless given.
 fn range(query: &RangeQuery, default_days: i64) -> Result<(NaiveDate, NaiveDate), ApiError> {
-    let to = date("to", query.to.as_deref())?.unwrap_or_else(|| Utc::now().date_naive());
-    let from = date("from", query.from.as_deref())?.unwrap_or(to - chrono::Duration::days(default_days - 1));
+    day_range(query.from.as_deref(), query.to.as_deref(), default_days)
+}
+
+/// The inclusive day range of `from` and `to` parameters: `default_days` up to today unless
+/// given; a 422 naming `from` when it is after `to` or the range spans over ten years.
+pub(crate) fn day_range(
+    from: Option<&str>,
+    to: Option<&str>,
+    default_days: i64,
+) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let to = date("to", to)?.unwrap_or_else(|| Utc::now().date_naive());
+    let from = date("from", from)?.unwrap_or(to - chrono::Duration::days(default_days - 1));
     if from > to {
         return Err(invalid("from", "must not be after `to`"));
     }
@@ -571,18 +593,21 @@ pub async fn revenue(mut caller: Caller, query: &RangeQuery) -> Result<Analysis<
 }
 
 /// 404 (audited) unless `id` is one of the organization's products.
-async fn require_product(caller: &mut Caller, id: Uuid) -> Result<(), ApiError> {
-    let known: bool =
-        sqlx::query_scalar("select exists (select 1 from products where org_id = $1 and id = $2)")
+/// The product, or a 404 (audited) when the organization has none with this id.
+pub(crate) async fn require_product(caller: &mut Caller, id: Uuid) -> Result<ProductRef, ApiError> {
+    let found: Option<ProductRef> =
+        sqlx::query_as("select id, sku, name from products where org_id = $1 and id = $2")
             .bind(caller.tenant.org_id())
             .bind(id)
-            .fetch_one(caller.tenant.conn())
+            .fetch_optional(caller.tenant.conn())
             .await?;
-    if !known {
-        caller.record_denied("analytics.read", Some(id.to_string())).await;
-        return Err(ApiError::NotFound);
+    match found {
+        Some(product) => Ok(product),
+        None => {
+            caller.record_denied("analytics.read", Some(id.to_string())).await;
+            Err(ApiError::NotFound)
+        }
     }
-    Ok(())
 }
 
 // ------------------------------------------------------------------ basket
@@ -627,14 +652,7 @@ pub struct BasketView {
 /// Product association rules from the last year's orders, strongest first.
 pub async fn basket(mut caller: Caller, query: &BasketQuery) -> Result<Analysis<BasketView>, ApiError> {
     caller.require(Permission::ReadData, "analytics.read").await?;
-    let limit = match query.limit.as_deref() {
-        None | Some("") => 50,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=500).contains(l))
-            .ok_or_else(|| invalid("limit", "must be a whole number from 1 to 500"))?,
-    };
+    let limit = limit(query.limit.as_deref(), 50, 500)?;
     let org = caller.tenant.org_id();
     let product = match query.product_id.as_deref().filter(|p| !p.is_empty()) {
         None => None,

@@ -1,6 +1,7 @@
 //! Text intelligence in the product (SPEC TXT-1, TXT-3): which scorer reads a text, the model
 //! registry, the worker that scores every text marked at ingest, and search.
 
+pub mod insights;
 pub mod registry;
 pub mod scoring;
 pub mod search;
@@ -82,6 +83,12 @@ impl Scorers {
                 })
                 .collect(),
         })
+    }
+
+    /// Unit-length sentence embeddings of the texts, when the model is loaded (`None`
+    /// otherwise). Call it from a blocking task.
+    pub fn embed(&'static self, texts: &[&str]) -> Option<Result<Vec<Vec<f64>>, embeddings::EmbeddingError>> {
+        self.model.as_ref().map(|model| model.embed_all_f64(texts))
     }
 
     /// Every head a score may name, for the model registry.

@@ -162,6 +162,24 @@ pub fn pieces(headline: &str) -> Vec<Piece> {
     out
 }
 
+/// A `channel` parameter: an interaction channel, or one of `extra` (e.g. "review").
+pub(crate) fn channel_param(text: &str, extra: &[&'static str]) -> Result<&'static str, ApiError> {
+    if let Some(found) = extra.iter().find(|e| **e == text) {
+        return Ok(found);
+    }
+    Channel::parse(text).map(Channel::as_str).ok_or_else(|| {
+        let names: Vec<&str> = Channel::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .chain(extra.iter().copied())
+            .collect();
+        invalid(
+            "channel",
+            format!("\"{text}\" is not one of {}", names.join(", ")),
+        )
+    })
+}
+
 /// One page of hits, best first; the cursor continues after the last.
 pub async fn search(mut caller: Caller, query: &SearchQuery) -> Result<(Vec<Hit>, Option<String>), ApiError> {
     caller.require(Permission::ReadData, "search").await?;
@@ -191,13 +209,7 @@ pub async fn search(mut caller: Caller, query: &SearchQuery) -> Result<(Vec<Hit>
                 "reviews have no channel; leave it out or search interactions",
             ));
         }
-        Some(text) => Some(Channel::parse(text).map(Channel::as_str).ok_or_else(|| {
-            let names: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
-            invalid(
-                "channel",
-                format!("\"{text}\" is not one of {}", names.join(", ")),
-            )
-        })?),
+        Some(text) => Some(channel_param(text, &[])?),
     };
     let sentiment = query.sentiment.as_deref().filter(|s| !s.is_empty());
     if let Some(s) = sentiment {

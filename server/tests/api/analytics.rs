@@ -9,8 +9,13 @@ use uuid::Uuid;
 
 use crate::helpers::{get_as as get, register, send as post, token, TestApp};
 
+/// Noon (UTC) of the day `days_ago` before today, or now if today's noon is still to come: each
+/// record lands on its intended calendar day whatever the hour the test runs at.
 fn at(days_ago: i64) -> String {
-    (Utc::now() - Duration::days(days_ago) - Duration::hours(1)).to_rfc3339()
+    let now = Utc::now();
+    let day = (now - Duration::days(days_ago)).date_naive();
+    let noon = day.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    noon.min(now).to_rfc3339()
 }
 
 /// What the seeded organization holds, to compare answers against.

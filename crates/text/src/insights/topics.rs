@@ -9,7 +9,7 @@ use linfa::metrics::SilhouetteScore;
 use linfa::prelude::*;
 use linfa::DatasetBase;
 use linfa_clustering::KMeans;
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use super::words::{content_words, stem};
 
@@ -46,7 +46,8 @@ pub fn topics(vectors: ArrayView2<f64>, texts: &[&str], max_topics: usize) -> Op
     if n < MIN_TEXTS {
         return None;
     }
-    let records = vectors.to_owned();
+    let records = centred(vectors);
+    let vectors = records.view();
     let data = DatasetBase::from(records.clone());
     let mut best: Option<(f64, Array1<usize>, Array2<f64>)> = None;
     for k in 2..=max_topics.min(n / TEXTS_PER_TOPIC).max(2) {
@@ -103,6 +104,22 @@ pub fn topics(vectors: ArrayView2<f64>, texts: &[&str], max_topics: usize) -> Op
         topics: found,
         silhouette,
     })
+}
+
+/// Rows minus their mean, scaled back to unit length: sentence encoders give every text a
+/// common direction, which would otherwise pass for similarity in the cohesion figures.
+fn centred(vectors: ArrayView2<f64>) -> Array2<f64> {
+    let Some(mean) = vectors.mean_axis(Axis(0)) else {
+        return vectors.to_owned();
+    };
+    let mut rows = &vectors - &mean;
+    for mut row in rows.rows_mut() {
+        let norm = row.dot(&row).sqrt();
+        if norm > 1e-12 {
+            row /= norm;
+        }
+    }
+    rows
 }
 
 /// Class-based TF-IDF: words frequent in this topic and rare in the others.

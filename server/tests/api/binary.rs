@@ -193,7 +193,7 @@ async fn serve_without_the_model_files_scores_texts_with_the_lexicon(
         ready["checks"]["sentiment_model"]["detail"]
             .as_str()
             .unwrap()
-            .contains("model.onnx"),
+            .contains("sentiment-encoder.onnx"),
         "the missing file is named: {ready}"
     );
     assert_eq!(written, 201);

@@ -478,7 +478,7 @@ async fn with_the_model_installed_the_model_scores_and_ready_says_so(
             },
             "{scored:?}"
         );
-        assert_eq!(scorer, "model sentiment-minilm/1");
+        assert_eq!(scorer, "model sentiment-minilm/2");
     }
     let active: Vec<String> = sqlx::query_scalar("select name from ml_models where active order by 1")
         .fetch_all(&app.admin_db)

@@ -161,13 +161,7 @@ mod tests {
             ("Crashing app, terrible", 7.0),
             ("Meh", 0.0),
         ];
-        let docs: Vec<Doc> = texts
-            .iter()
-            .map(|(text, age_days)| Doc {
-                text,
-                age_days: *age_days,
-            })
-            .collect();
+        let docs = crate::insights::docs(&texts);
         let found = complaint_patterns(&docs);
         let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys[0], "delivery", "{found:#?}");

@@ -20,6 +20,15 @@ pub struct Doc<'a> {
     pub age_days: f64,
 }
 
+/// Documents from `(text, age in days)` pairs, for tests.
+#[cfg(test)]
+pub(crate) fn docs<'a>(pairs: &[(&'a str, f64)]) -> Vec<Doc<'a>> {
+    pairs
+        .iter()
+        .map(|&(text, age_days)| Doc { text, age_days })
+        .collect()
+}
+
 /// Frequency counts texts from this many days ago half as much as today's.
 pub const HALF_LIFE_DAYS: f64 = 30.0;
 

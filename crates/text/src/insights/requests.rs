@@ -185,13 +185,7 @@ mod tests {
             ("Would love a dark mode", 0.0),
             ("Great shoes, arrived on time", 0.0),
         ];
-        let docs: Vec<Doc> = texts
-            .iter()
-            .map(|(text, age_days)| Doc {
-                text,
-                age_days: *age_days,
-            })
-            .collect();
+        let docs = crate::insights::docs(&texts);
         let found = feature_requests(&docs);
         let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["lid", "dark mode", "colour"]);

@@ -35,8 +35,8 @@ pub struct Scorers {
 static SCORERS: OnceLock<Scorers> = OnceLock::new();
 
 /// Loads the scorers once, with the embedding model from `text_dir` (the set-up step's
-/// `.local/text`) if it is there; called when the server starts. `threads`: cores one
-/// inference may use.
+/// `.local/text`) if it is there; called when the server starts. `threads`: cores the model
+/// may run on at once (one session each).
 pub fn load_scorers(text_dir: &std::path::Path, threads: usize) -> &'static Scorers {
     SCORERS.get_or_init(|| {
         let (model, model_problem) = match embeddings::ModelScorer::load(&embeddings::ModelFiles::in_dir(text_dir), threads) {

@@ -74,6 +74,23 @@ impl Interval {
     }
 }
 
+impl Interval {
+    /// The mean of `values` with its normal-approximation interval (sample variance; a
+    /// single value gets a zero-width interval, none gets 0).
+    pub fn mean(values: &[f64], level: f64) -> Self {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n.max(1.0);
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        let half = normal_quantile(0.5 + level / 2.0) * (var / n.max(1.0)).sqrt();
+        Interval {
+            estimate: mean,
+            low: mean - half,
+            high: mean + half,
+            level,
+        }
+    }
+}
+
 /// Why a result could not be computed, in words a merchant can act on.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Insufficient {
@@ -214,6 +231,18 @@ mod tests {
             let successes = ((trials as f64) * share).round() as usize;
             let i = wilson(successes, trials, 0.95);
             prop_assert!(0.0 <= i.low && i.low <= i.estimate + 1e-12 && i.estimate <= i.high + 1e-12 && i.high <= 1.0);
+        }
+
+        #[test]
+        fn a_mean_interval_is_centred_on_the_mean_and_narrows_with_more_data(values in prop::collection::vec(1.0f64..5.0, 1..200)) {
+            let i = Interval::mean(&values, 0.9);
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            prop_assert!((i.estimate - mean).abs() < 1e-9);
+            prop_assert!(i.low <= i.estimate && i.estimate <= i.high);
+            prop_assert!(((i.high - i.estimate) - (i.estimate - i.low)).abs() < 1e-9);
+            let doubled: Vec<f64> = values.iter().chain(&values).copied().collect();
+            let wider = Interval::mean(&doubled, 0.9);
+            prop_assert!(wider.high - wider.low <= i.high - i.low + 1e-9);
         }
 
         #[test]

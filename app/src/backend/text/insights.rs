@@ -51,6 +51,12 @@ pub struct Example {
     pub text: String,
 }
 
+/// Columns every text query selects, in [`TextRow`]'s order.
+const INTERACTION_COLUMNS: &str = "'interaction' as kind, i.id, i.customer_id, i.occurred_at as written_at, \
+i.channel, null::smallint as rating, null::uuid as product_id, i.content, s.label";
+const REVIEW_COLUMNS: &str = "'review' as kind, r.id, r.customer_id, r.reviewed_at as written_at, \
+null::text as channel, r.rating, r.product_id, r.content, s.label";
+
 /// One text read from the database.
 #[derive(sqlx::FromRow)]
 struct TextRow {
@@ -191,15 +197,14 @@ k-means clusters of the newest 500 reviews, the number of topics chosen by silho
 pub async fn review_insights(mut caller: Caller, id: Uuid) -> Result<Analysis<ReviewInsights>, ApiError> {
     caller.require(Permission::ReadData, "analytics.read").await?;
     let product = require_product(&mut caller, id).await?;
-    let rows: Vec<TextRow> = sqlx::query_as(
-        "select 'review' as kind, r.id, r.customer_id, r.reviewed_at as written_at, null::text as channel,
-                r.rating, r.product_id, r.content, s.label
+    let rows: Vec<TextRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {REVIEW_COLUMNS}
          from reviews r
          left join text_scores s on s.org_id = r.org_id and s.subject = 'review' and s.subject_id = r.id
          where r.org_id = $1 and r.product_id = $2 and r.spam_reason is null
          order by r.reviewed_at desc, r.id
-         limit $3",
-    )
+         limit $3"
+    )))
     .bind(caller.tenant.org_id())
     .bind(id)
     .bind(MAX_REVIEWS)
@@ -259,7 +264,7 @@ fn summarise_reviews(product: ProductRef, rows: Vec<TextRow>) -> Result<ReviewIn
         capped: n as i64 == MAX_REVIEWS,
         first_review: rows.iter().map(|r| r.written_at).min().unwrap_or(now),
         last_review: rows.iter().map(|r| r.written_at).max().unwrap_or(now),
-        average_rating: mean_interval(&ratings),
+        average_rating: Interval::mean(&ratings, LEVEL),
         sentiment: SentimentMix {
             scored: labels.len(),
             positive: share("positive"),
@@ -271,20 +276,6 @@ fn summarise_reviews(product: ProductRef, rows: Vec<TextRow>) -> Result<ReviewIn
         product,
         method: REVIEW_METHOD,
     })
-}
-
-/// The mean with its normal-approximation interval at [`LEVEL`].
-fn mean_interval(values: &[f64]) -> Interval {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n.max(1.0);
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    let half = analytics::normal_quantile(0.5 + LEVEL / 2.0) * (var / n.max(1.0)).sqrt();
-    Interval {
-        estimate: mean,
-        low: mean - half,
-        high: mean + half,
-        level: LEVEL,
-    }
 }
 
 /// Topics of the newest reviews, on sentence embeddings when the model is loaded.
@@ -362,6 +353,13 @@ struct Scope {
     limit: usize,
 }
 
+impl Scope {
+    /// The range as instants: the first day's midnight up to the midnight after the last day.
+    fn bounds(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (midnight(self.from), midnight(self.to + chrono::Duration::days(1)))
+    }
+}
+
 fn scope(query: &InsightQuery) -> Result<Scope, ApiError> {
     let (from, to) = day_range(query.from.as_deref(), query.to.as_deref(), 90)?;
     let channel = query
@@ -433,12 +431,6 @@ const REQUEST_METHOD: &str =
 are grouped by the first three content words of what they ask for; groups are ranked by texts weighted by \
 recency (half-life 30 days).";
 
-/// Columns every text query selects, in [`TextRow`]'s order.
-const INTERACTION_COLUMNS: &str = "'interaction' as kind, i.id, i.customer_id, i.occurred_at as written_at, \
-i.channel, null::smallint as rating, null::uuid as product_id, i.content, s.label";
-const REVIEW_COLUMNS: &str = "'review' as kind, r.id, r.customer_id, r.reviewed_at as written_at, \
-null::text as channel, r.rating, r.product_id, r.content, s.label";
-
 /// `GET /api/v1/insights/complaints`.
 pub async fn complaints(
     mut caller: Caller,
@@ -446,6 +438,7 @@ pub async fn complaints(
 ) -> Result<Analysis<PatternReport>, ApiError> {
     caller.require(Permission::ReadData, "analytics.read").await?;
     let scope = scope(query)?;
+    let (start, end) = scope.bounds();
     // Interactions through their scores (negative ones in the range, by the time index);
     // reviews scored negative or rated 1–2, spam left out.
     let rows: Vec<TextRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -465,8 +458,8 @@ pub async fn complaints(
          limit $5"
     )))
     .bind(caller.tenant.org_id())
-    .bind(midnight(scope.from))
-    .bind(midnight(scope.to + chrono::Duration::days(1)))
+    .bind(start)
+    .bind(end)
     .bind(scope.channel)
     .bind(MAX_TEXTS)
     .fetch_all(caller.tenant.conn())
@@ -503,6 +496,7 @@ pub async fn feature_requests(
 ) -> Result<Analysis<PatternReport>, ApiError> {
     caller.require(Permission::ReadData, "analytics.read").await?;
     let scope = scope(query)?;
+    let (start, end) = scope.bounds();
     // Only texts holding a request cue reach the summary (the cues as one regular expression).
     let rows: Vec<TextRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "(select {INTERACTION_COLUMNS}
@@ -520,8 +514,8 @@ pub async fn feature_requests(
          limit $5"
     )))
     .bind(caller.tenant.org_id())
-    .bind(midnight(scope.from))
-    .bind(midnight(scope.to + chrono::Duration::days(1)))
+    .bind(start)
+    .bind(end)
     .bind(scope.channel)
     .bind(MAX_TEXTS)
     .bind(requests::cue_pattern())
@@ -560,8 +554,8 @@ async fn report(
             .iter()
             .flat_map(|(_, p)| p.docs.iter().copied())
             .collect();
-        let mid = midnight(scope.from)
-            + (midnight(scope.to + chrono::Duration::days(1)) - midnight(scope.from)) / 2;
+        let (start, end) = scope.bounds();
+        let mid = start + (end - start) / 2;
         let n = rows.len();
         let views = patterns
             .into_iter()

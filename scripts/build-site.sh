@@ -26,6 +26,8 @@ if [ "$mode" = release ]; then
 fi
 cp "$ROOT/style/main.css" "$pkg/sightline.css"
 cp -R "$ROOT/public/." "$site/"
+# ECharts for the dashboard's charts, from the npm package (ensure_node_packages), never a CDN.
+cp "$ROOT/node_modules/echarts/dist/echarts.min.js" "$site/echarts.min.js"
 
 raw=$(stat -c %s "$pkg/sightline_bg.wasm")
 gz=$(gzip -9 -c "$pkg/sightline_bg.wasm" | wc -c)

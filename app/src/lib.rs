@@ -6,6 +6,7 @@
 pub mod account;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod dashboard;
 pub mod data;
 mod layout;
 mod pages;
@@ -20,7 +21,8 @@ use leptos_router::{
     path, SsrMode,
 };
 
-use account::{AcceptInvitationPage, AppHome, RegisterPage, SignInPage};
+use account::{AcceptInvitationPage, RegisterPage, SignInPage};
+use dashboard::DashboardPage;
 use data::{
     CustomerPage, CustomersPage, ImportPage, NewInteractionPage, NewOrderPage, SearchPage, VoicePage,
 };
@@ -41,6 +43,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="description" content="Sightline: self-hosted customer and commerce insights with a confidence and an explanation on every number." />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // ECharts, vendored from npm by the set-up step; `defer` runs it before the
+                // hydration module, so the charts find it.
+                <script defer src="/echarts.min.js"></script>
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -71,7 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("invitations/accept") view=AcceptInvitationPage />
                     // Async: the page is sent only once the session is known, so a signed-out
                     // visitor gets a real redirect instead of a flash of the page.
-                    <Route path=path!("app") view=AppHome ssr=SsrMode::Async />
+                    <Route path=path!("app") view=DashboardPage ssr=SsrMode::Async />
                     <Route path=path!("settings/members") view=MembersPage ssr=SsrMode::Async />
                     <Route path=path!("settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                     <Route path=path!("settings/audit-log") view=AuditLogPage ssr=SsrMode::Async />

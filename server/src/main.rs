@@ -49,6 +49,12 @@ enum Service {
     /// Prepare the database, create or refresh the demo organization and login, and fill an
     /// organization with generated data (only when it has none, unless --replace).
     SeedDemo(SeedArgs),
+    /// Recompute the dashboard rollups from the raw rows (every organization, or one).
+    RebuildRollups {
+        /// The organization's slug; all organizations when absent.
+        #[arg(long)]
+        org: Option<String>,
+    },
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -222,6 +228,19 @@ async fn run(command: Service, settings: Settings, started: Instant) -> Result<(
                 seconds,
                 interactions_per_second = (counts.interactions as f64 / seconds) as u64,
                 "demo data generated"
+            );
+            Ok(())
+        }
+        Service::RebuildRollups { org } => {
+            let admin = server::demo_data::admin_pool(&db.admin)
+                .await
+                .map_err(server::demo_data::DemoDataError::from)?;
+            let began = Instant::now();
+            let rebuilt = server::demo_data::rebuild_rollups(&admin, org.as_deref()).await?;
+            tracing::info!(
+                organizations = rebuilt,
+                seconds = began.elapsed().as_secs_f64(),
+                "rollups rebuilt"
             );
             Ok(())
         }

@@ -6,6 +6,6 @@ pub mod server_fns;
 
 pub use forms::{encode_query_value, feedback, Feedback, FieldAlert, FormAlert};
 pub use pages::{
-    provide_viewer, AcceptInvitationPage, AccountNav, AppHome, Protected, RegisterPage, SignInPage,
+    provide_viewer, viewer_resource, AcceptInvitationPage, AccountNav, Protected, RegisterPage, SignInPage,
     ViewerResource,
 };

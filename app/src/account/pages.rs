@@ -35,7 +35,8 @@ pub fn provide_viewer() {
     provide_context(viewer);
 }
 
-fn viewer_resource() -> ViewerResource {
+/// The signed-in person and organization, loaded once per page.
+pub fn viewer_resource() -> ViewerResource {
     expect_context::<ViewerResource>()
 }
 
@@ -98,7 +99,7 @@ fn SignedInNav(viewer: Viewer) -> impl IntoView {
     let several = viewer.organizations.len() > 1;
     view! {
         <ul class="nav-links">
-            <li><A href="/app">"Home"</A></li>
+            <li><A href="/app">"Dashboard"</A></li>
             <li><A href="/customers">"Customers"</A></li>
             <li><A href="/imports/new">"Import"</A></li>
             <li><A href="/settings/members">"Settings"</A></li>
@@ -208,34 +209,5 @@ pub fn AcceptInvitationPage() -> impl IntoView {
                 </button>
             </ActionForm>
         </section>
-    }
-}
-
-/// The signed-in home until the dashboard arrives: where you are and what you can do.
-#[component]
-pub fn AppHome() -> impl IntoView {
-    let viewer = viewer_resource();
-    view! {
-        <Title text="Home" />
-        <Protected>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    viewer.await.ok().flatten().map(|viewer| view! {
-                        <section class="card">
-                            <h1>{viewer.organization.name.clone()}</h1>
-                            <p class="signed-in-as">
-                                "Signed in as " <strong>{viewer.email.clone()}</strong>
-                                " (" {viewer.role.clone()} ")."
-                            </p>
-                            <p>
-                                "Dashboards fill in once data arrives (ingestion is next on the roadmap). "
-                                "Until then, invite your team and create API keys in "
-                                <A href="/settings/members">"Settings"</A> "."
-                            </p>
-                        </section>
-                    })
-                })}
-            </Suspense>
-        </Protected>
     }
 }

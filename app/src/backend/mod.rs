@@ -10,6 +10,7 @@ pub mod auth;
 pub mod caller;
 pub mod cursor;
 pub mod customers;
+pub mod dashboard;
 pub mod error;
 pub mod identity;
 pub mod ingest;

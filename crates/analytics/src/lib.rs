@@ -81,6 +81,19 @@ impl Interval {
         let n = values.len() as f64;
         let mean = values.iter().sum::<f64>() / n.max(1.0);
         let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        Self::around_mean(mean, var, n, level)
+    }
+
+    /// The same interval from a count, sum and sum of squares — what rollups keep, so an
+    /// average over a year of stored sums needs no raw rows.
+    pub fn mean_of_moments(n: f64, sum: f64, squares: f64, level: f64) -> Self {
+        let mean = sum / n.max(1.0);
+        // Σ(v − mean)² = Σv² − n·mean²; rounding may make it a hair negative.
+        let var = ((squares - n * mean * mean) / (n - 1.0).max(1.0)).max(0.0);
+        Self::around_mean(mean, var, n, level)
+    }
+
+    fn around_mean(mean: f64, var: f64, n: f64, level: f64) -> Self {
         let half = normal_quantile(0.5 + level / 2.0) * (var / n.max(1.0)).sqrt();
         Interval {
             estimate: mean,
@@ -243,6 +256,16 @@ mod tests {
             let doubled: Vec<f64> = values.iter().chain(&values).copied().collect();
             let wider = Interval::mean(&doubled, 0.9);
             prop_assert!(wider.high - wider.low <= i.high - i.low + 1e-9);
+        }
+
+        #[test]
+        fn a_mean_from_moments_equals_the_mean_of_the_values(values in prop::collection::vec(-1.0f64..1.0, 1..500)) {
+            let direct = Interval::mean(&values, 0.9);
+            let sum = values.iter().sum::<f64>();
+            let squares = values.iter().map(|v| v * v).sum::<f64>();
+            let moments = Interval::mean_of_moments(values.len() as f64, sum, squares, 0.9);
+            prop_assert!((direct.estimate - moments.estimate).abs() < 1e-12);
+            prop_assert!((direct.low - moments.low).abs() < 1e-6 && (direct.high - moments.high).abs() < 1e-6);
         }
 
         #[test]

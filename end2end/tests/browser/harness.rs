@@ -116,6 +116,13 @@ impl Server {
         format!("{}{path}", self.address)
     }
 
+    /// An administrative URL of this server's database, for checking figures against it.
+    pub fn database_url(&self) -> String {
+        let mut url = reqwest::Url::parse(&self.admin_url).expect("DATABASE_URL is a URL");
+        url.set_path(&format!("/{}", self.database_name));
+        url.to_string()
+    }
+
     /// Stops the server and drops its database.
     pub async fn stop(mut self) {
         self.child.kill().ok();

@@ -3,6 +3,7 @@
 //! WASM bundle first and says where they are (`SIGHTLINE_BIN`, `SIGHTLINE_SITE_ROOT`).
 
 mod accounts;
+mod dashboard;
 mod data;
 mod harness;
 mod shell;

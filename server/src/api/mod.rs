@@ -5,6 +5,7 @@ mod api_keys;
 mod audit_log;
 mod auth;
 mod customers;
+mod dashboard;
 mod extract;
 mod imports;
 mod ingest;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/audit-log", get(audit_log::list))
         .route("/invitations", post(invitations::create))
         .route("/invitations/accept", post(invitations::accept))
+        .route("/dashboard", get(dashboard::show))
         .route("/customers", get(customers::list))
         .route("/customers/{id}", get(customers::profile))
         .route("/customers/{id}/scores", get(analytics::customer_scores))

@@ -1,0 +1,408 @@
+//! Computes the dashboard (SPEC UI-2) from the rollups: `daily_rollups` (per day and channel)
+//! and `customer_days` (who was active when), both kept exact by the database's triggers, plus
+//! the stored RFM segments and churn bands of the last scoring run. No query here reads raw
+//! events, so the cost follows the number of days, not of events.
+
+use analytics::rfm::Segment;
+use analytics::Interval;
+use chrono::{NaiveDate, Utc};
+use domain::Permission;
+use serde::Deserialize;
+
+use super::analytics::reports::{date, invalid};
+use super::caller::Caller;
+use super::error::ApiError;
+use super::text::search::channel_param;
+use crate::dashboard::{Bucket, ChannelTotals, Dashboard, Kpi, RfmCell, SegmentTotals};
+
+/// Query parameters as sent: `from`/`to` (ISO dates), or `days` ending today; `channel`.
+#[derive(Debug, Default, Deserialize)]
+pub struct DashboardQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub days: Option<String>,
+    pub channel: Option<String>,
+}
+
+/// The validated range and filter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scope {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub channel: Option<&'static str>,
+}
+
+impl Scope {
+    /// The range of the same length just before this one.
+    pub fn previous(&self) -> (NaiveDate, NaiveDate) {
+        let days = (self.to - self.from).num_days() + 1;
+        (
+            self.from - chrono::Duration::days(days),
+            self.from - chrono::Duration::days(1),
+        )
+    }
+
+    /// Series buckets: days up to three months, weeks up to two years, then months.
+    pub fn bucket(&self) -> &'static str {
+        match (self.to - self.from).num_days() + 1 {
+            days if days <= 92 => "day",
+            days if days <= 731 => "week",
+            _ => "month",
+        }
+    }
+}
+
+/// Checks the parameters: a 422 naming the field for a bad date, an inverted or over-long
+/// range, a `days` outside 1..=3660 or an unknown channel.
+pub fn scope(query: &DashboardQuery, today: NaiveDate) -> Result<Scope, ApiError> {
+    let days = match query.days.as_deref().filter(|d| !d.is_empty()) {
+        None => 30,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|d| (1..=3660).contains(d))
+            .ok_or_else(|| invalid("days", "must be a whole number of days from 1 to 3660"))?,
+    };
+    let to = date("to", query.to.as_deref())?.unwrap_or(today);
+    let from = date("from", query.from.as_deref())?.unwrap_or(to - chrono::Duration::days(days - 1));
+    if from > to {
+        return Err(invalid("from", "must not be after `to`"));
+    }
+    if (to - from).num_days() >= 3660 {
+        return Err(invalid("from", "the range may span at most ten years"));
+    }
+    let channel = query
+        .channel
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(|c| channel_param(c, &["review"]))
+        .transpose()?;
+    Ok(Scope { from, to, channel })
+}
+
+/// One range's totals from `daily_rollups`.
+#[derive(Debug, Default, sqlx::FromRow)]
+struct Totals {
+    orders: i64,
+    revenue: f64,
+    texts: i64,
+    polarity_sum: f64,
+    polarity_squares: f64,
+}
+
+/// `GET /api/v1/dashboard`: the dashboard for `query`.
+pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Dashboard, ApiError> {
+    caller.require(Permission::ReadData, "dashboard.read").await?;
+    let scope = scope(query, Utc::now().date_naive())?;
+    let org = caller.tenant.org_id();
+    let (previous_from, previous_to) = scope.previous();
+    let conn = caller.tenant.conn();
+
+    // Both ranges' totals in one pass over their days.
+    let totals: Vec<(bool, Totals)> = sqlx::query_as::<_, (bool, i64, f64, i64, f64, f64)>(
+        "select day >= $3 as current, coalesce(sum(orders), 0)::int8, coalesce(sum(revenue), 0)::float8,
+                coalesce(sum(texts), 0)::int8, coalesce(sum(polarity_sum), 0)::float8,
+                coalesce(sum(polarity_squares), 0)::float8
+         from daily_rollups
+         where org_id = $1 and day between $2 and $4 and ($5::text is null or channel = $5)
+         group by 1",
+    )
+    .bind(org)
+    .bind(previous_from)
+    .bind(scope.from)
+    .bind(scope.to)
+    .bind(scope.channel)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(
+        |(current, orders, revenue, texts, polarity_sum, polarity_squares)| {
+            (
+                current,
+                Totals {
+                    orders,
+                    revenue,
+                    texts,
+                    polarity_sum,
+                    polarity_squares,
+                },
+            )
+        },
+    )
+    .collect();
+    let mut current = Totals::default();
+    let mut previous = Totals::default();
+    for (is_current, t) in totals {
+        if is_current {
+            current = t;
+        } else {
+            previous = t;
+        }
+    }
+
+    let active = |from: NaiveDate, to: NaiveDate| {
+        sqlx::query_scalar::<_, i64>(
+            "select count(distinct customer_id) from customer_days
+             where org_id = $1 and day between $2 and $3 and ($4::text is null or channel = $4)",
+        )
+        .bind(org)
+        .bind(from)
+        .bind(to)
+        .bind(scope.channel)
+    };
+    let active_now = active(scope.from, scope.to).fetch_one(&mut *conn).await?;
+    let active_before = active(previous_from, previous_to).fetch_one(&mut *conn).await?;
+
+    let series: Vec<Bucket> = sqlx::query_as::<_, (NaiveDate, i64, i64, f64, i64, f64)>(
+        "select date_trunc($5, day)::date, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8,
+                sum(texts)::int8, sum(polarity_sum)::float8
+         from daily_rollups
+         where org_id = $1 and day between $2 and $3 and ($4::text is null or channel = $4)
+         group by 1 order by 1",
+    )
+    .bind(org)
+    .bind(scope.from)
+    .bind(scope.to)
+    .bind(scope.channel)
+    .bind(scope.bucket())
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|(start, interactions, orders, revenue, texts, polarity)| Bucket {
+        start: start.to_string(),
+        interactions,
+        orders,
+        revenue,
+        texts,
+        sentiment: (texts > 0).then(|| polarity / texts as f64),
+    })
+    .collect();
+
+    let channels: Vec<ChannelTotals> = sqlx::query_as::<_, (String, i64, i64, f64, i64)>(
+        "select channel, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8, sum(texts)::int8
+         from daily_rollups
+         where org_id = $1 and day between $2 and $3 and ($4::text is null or channel = $4)
+         group by 1
+         having sum(interactions) <> 0 or sum(orders) <> 0 or sum(texts) <> 0
+         order by 2 desc, 3 desc, 1",
+    )
+    .bind(org)
+    .bind(scope.from)
+    .bind(scope.to)
+    .bind(scope.channel)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|(channel, interactions, orders, revenue, texts)| ChannelTotals {
+        channel,
+        interactions,
+        orders,
+        revenue,
+        texts,
+    })
+    .collect();
+
+    let currency: Option<String> = sqlx::query_scalar(
+        "select currency::text from orders where org_id = $1 order by ordered_at desc limit 1",
+    )
+    .bind(org)
+    .fetch_optional(&mut *conn)
+    .await?;
+
+    // The last scoring run's segments and churn bands (a snapshot, not a range).
+    let scored: Vec<(String, i64, f64, i64)> = sqlx::query_as(
+        "select segment, count(*), coalesce(sum(monetary), 0)::float8, count(*) filter (where churn_band = 'high')
+         from customer_scores where org_id = $1 group by 1",
+    )
+    .bind(org)
+    .fetch_all(&mut *conn)
+    .await?;
+    let rfm_grid: Vec<RfmCell> = sqlx::query_as::<_, (i16, i16, i64, f64)>(
+        "select r_score, f_score, count(*), coalesce(sum(monetary), 0)::float8
+         from customer_scores where org_id = $1 group by 1, 2 order by 1, 2",
+    )
+    .bind(org)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|(r, f, customers, revenue)| RfmCell {
+        r,
+        f,
+        customers,
+        revenue,
+    })
+    .collect();
+    let scored_at: Option<chrono::DateTime<Utc>> =
+        sqlx::query_scalar("select max(computed_at) from customer_scores where org_id = $1")
+            .bind(org)
+            .fetch_one(&mut *conn)
+            .await?;
+    // Only reads: the transaction ends with the caller.
+
+    let segments = Segment::ALL
+        .iter()
+        .filter_map(|s| {
+            scored
+                .iter()
+                .find(|row| row.0 == s.key())
+                .map(|row| SegmentTotals {
+                    segment: s.key().to_owned(),
+                    label: s.label().to_owned(),
+                    customers: row.1,
+                    revenue: row.2,
+                })
+        })
+        .collect();
+    let high_churn: i64 = scored.iter().map(|row| row.3).sum();
+    let scored_customers: i64 = scored.iter().map(|row| row.1).sum();
+
+    let sentiment = |t: &Totals| {
+        (t.texts > 0)
+            .then(|| Interval::mean_of_moments(t.texts as f64, t.polarity_sum, t.polarity_squares, 0.9))
+    };
+    let sentiment_now = sentiment(&current);
+    let kpis = vec![
+        Kpi {
+            key: "revenue".into(),
+            label: "Revenue".into(),
+            value: Some(current.revenue),
+            previous: Some(previous.revenue),
+            interval: None,
+            explanation: "Sum of order totals; refunded and cancelled orders are left out.".to_owned(),
+            empty_hint: (current.orders == 0).then(|| "Import orders to see revenue.".to_owned()),
+        },
+        Kpi {
+            key: "orders".into(),
+            label: "Orders".into(),
+            value: Some(current.orders as f64),
+            previous: Some(previous.orders as f64),
+            interval: None,
+            explanation: "Orders placed, refunds and cancellations left out.".to_owned(),
+            empty_hint: (current.orders == 0).then(|| "Import orders or connect Shopify.".to_owned()),
+        },
+        Kpi {
+            key: "active_customers".into(),
+            label: "Active customers".into(),
+            value: Some(active_now as f64),
+            previous: Some(active_before as f64),
+            interval: None,
+            explanation: "Customers with at least one interaction or order in the range.".to_owned(),
+            empty_hint: (active_now == 0).then(|| "Send interactions or import a CSV file.".to_owned()),
+        },
+        Kpi {
+            key: "sentiment".into(),
+            label: "Average sentiment".into(),
+            value: sentiment_now.as_ref().map(|i| i.estimate),
+            previous: sentiment(&previous).map(|i| i.estimate),
+            interval: sentiment_now.as_ref().map(|i| (i.low, i.high)),
+            explanation: format!(
+                "Mean of P(positive) − P(negative) over {} scored texts, from −1 (all negative) to 1.",
+                current.texts
+            ),
+            empty_hint: (current.texts == 0).then(|| {
+                "Texts are scored as they arrive: send interactions with content or reviews.".to_owned()
+            }),
+        },
+        Kpi {
+            key: "high_churn_risk".into(),
+            label: "Customers at high churn risk".into(),
+            value: scored_at.map(|_| high_churn as f64),
+            previous: None,
+            interval: None,
+            explanation: match scored_at {
+                Some(at) => format!(
+                    "Of {scored_customers} scored customers, as of the scoring run at {} (all channels).",
+                    at.format("%Y-%m-%d %H:%M UTC")
+                ),
+                None => "No scoring run has finished yet.".to_owned(),
+            },
+            empty_hint: scored_at.is_none().then(|| {
+                "Scores are computed after each import and daily; import orders to get them.".to_owned()
+            }),
+        },
+        Kpi {
+            key: "open_alerts".into(),
+            label: "Open alerts".into(),
+            value: None,
+            previous: None,
+            interval: None,
+            explanation: "Fraud and anomaly alerts are not computed yet.".to_owned(),
+            empty_hint: Some("Alerts arrive with fraud detection.".to_owned()),
+        },
+    ];
+
+    Ok(Dashboard {
+        from: scope.from.to_string(),
+        to: scope.to.to_string(),
+        days: (scope.to - scope.from).num_days() + 1,
+        previous_from: previous_from.to_string(),
+        previous_to: previous_to.to_string(),
+        channel: scope.channel.map(str::to_owned),
+        currency,
+        kpis,
+        bucket: scope.bucket().to_owned(),
+        series,
+        channels,
+        segments,
+        rfm_grid,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_default_is_thirty_days_ending_today_and_bad_parameters_name_their_field() {
+        let today = day("2026-11-22");
+        let s = scope(&DashboardQuery::default(), today).unwrap();
+        assert_eq!((s.from, s.to, s.channel), (day("2026-10-24"), today, None));
+        let field = |q: DashboardQuery| match scope(&q, today) {
+            Err(ApiError::Validation(errors)) => errors[0].field.clone(),
+            other => panic!("expected a validation error, got {other:?}"),
+        };
+        let q = |f: &str, v: &str| {
+            let mut q = DashboardQuery::default();
+            match f {
+                "from" => q.from = Some(v.into()),
+                "to" => q.to = Some(v.into()),
+                "days" => q.days = Some(v.into()),
+                _ => q.channel = Some(v.into()),
+            }
+            q
+        };
+        assert_eq!(field(q("days", "0")), "days");
+        assert_eq!(field(q("days", "x")), "days");
+        assert_eq!(field(q("from", "2026-13-01")), "from");
+        assert_eq!(field(q("from", "2026-11-23")), "from");
+        assert_eq!(field(q("channel", "fax")), "channel");
+        assert_eq!(
+            scope(&q("channel", "review"), today).unwrap().channel,
+            Some("review")
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn the_previous_range_has_the_same_length_and_ends_the_day_before(
+            start in 0i64..20_000, length in 1i64..3000,
+        ) {
+            let from = day("1990-01-01") + chrono::Duration::days(start);
+            let to = from + chrono::Duration::days(length - 1);
+            let s = Scope { from, to, channel: None };
+            let (pf, pt) = s.previous();
+            prop_assert_eq!((pt - pf).num_days(), (to - from).num_days());
+            prop_assert_eq!(pt.succ_opt().unwrap(), from);
+            let bucket = s.bucket();
+            prop_assert!(bucket == "day" || bucket == "week" || bucket == "month");
+            // Buckets never hold more than about a hundred points on a chart.
+            let points = match bucket { "day" => length, "week" => length / 7 + 1, _ => length / 28 + 1 };
+            prop_assert!(points <= 131, "{} points of a {} range", points, bucket);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The dashboard's charts: ECharts through charming, drawn in the browser after hydration.
+//! The server renders each chart's frame with a sentence saying what it shows (its
+//! accessible name), so the page reads the same to a screen reader and without JavaScript.
+
+use leptos::prelude::*;
+
+use super::Dashboard;
+
+/// A titled chart area; `id` picks the chart drawn into it.
+#[component]
+pub fn ChartBox(
+    id: &'static str,
+    title: &'static str,
+    dashboard: StoredValue<Dashboard>,
+    summary: String,
+) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| dashboard.with_value(|d| draw::chart(id, d)));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = dashboard;
+    let heading = format!("{id}-title");
+    let labelled_by = heading.clone();
+    view! {
+        <figure class="card chart" aria-labelledby=labelled_by>
+            <h2 id=heading>{title}</h2>
+            <div id=id class="chart-canvas" role="img" aria-label=summary.clone()></div>
+            <figcaption class="chart-summary">{summary}</figcaption>
+        </figure>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod draw {
+    use charming::component::{Axis, Legend, VisualMap};
+    use charming::datatype::DataPoint;
+    use charming::element::{AxisType, Label, NameLocation, Orient, Tooltip, Trigger};
+    use charming::series::{Bar, Heatmap, Line};
+    use charming::{Chart, WasmRenderer};
+    use wasm_bindgen::JsValue;
+
+    use super::Dashboard;
+
+    /// Draws chart `id` into its element, sized to it. Does nothing when the ECharts script
+    /// did not load (charming's bindings would throw and stop the page's interactivity).
+    pub fn chart(id: &str, d: &Dashboard) {
+        let Some(window) = web_sys::window() else { return };
+        if !js_sys::Reflect::has(&window, &JsValue::from_str("echarts")).unwrap_or(false) {
+            return;
+        }
+        let Some(element) = window.document().and_then(|doc| doc.get_element_by_id(id)) else {
+            return;
+        };
+        let width = element.client_width().max(280) as u32;
+        let chart = match id {
+            "chart-sentiment" => sentiment(d),
+            "chart-revenue" => revenue(d),
+            "chart-channels" => channels(d),
+            "chart-segments" => segments(d),
+            _ => return,
+        };
+        let _ = WasmRenderer::new(width, 300).render(id, &chart);
+    }
+
+    fn labels(d: &Dashboard) -> Vec<String> {
+        d.series.iter().map(|b| b.start.clone()).collect()
+    }
+
+    fn sentiment(d: &Dashboard) -> Chart {
+        let polarity: Vec<DataPoint> = d
+            .series
+            .iter()
+            .map(|b| match b.sentiment {
+                Some(s) => DataPoint::from((s * 1000.0).round() / 1000.0),
+                None => DataPoint::from("-"),
+            })
+            .collect();
+        Chart::new()
+            .tooltip(Tooltip::new().trigger(Trigger::Axis))
+            .legend(Legend::new().data(vec!["Average sentiment", "Interactions"]))
+            .x_axis(Axis::new().type_(AxisType::Category).data(labels(d)))
+            .y_axis(
+                Axis::new()
+                    .type_(AxisType::Value)
+                    .name("Sentiment")
+                    .min(-1)
+                    .max(1),
+            )
+            .y_axis(Axis::new().type_(AxisType::Value).name("Interactions"))
+            .series(
+                Bar::new()
+                    .name("Interactions")
+                    .y_axis_index(1)
+                    .data(d.series.iter().map(|b| b.interactions).collect::<Vec<_>>()),
+            )
+            .series(Line::new().name("Average sentiment").data(polarity))
+    }
+
+    fn revenue(d: &Dashboard) -> Chart {
+        Chart::new()
+            .tooltip(Tooltip::new().trigger(Trigger::Axis))
+            .legend(Legend::new().data(vec!["Revenue", "Orders"]))
+            .x_axis(Axis::new().type_(AxisType::Category).data(labels(d)))
+            .y_axis(
+                Axis::new()
+                    .type_(AxisType::Value)
+                    .name(d.currency.clone().unwrap_or_default()),
+            )
+            .y_axis(Axis::new().type_(AxisType::Value).name("Orders"))
+            .series(
+                Bar::new().name("Revenue").data(
+                    d.series
+                        .iter()
+                        .map(|b| (b.revenue * 100.0).round() / 100.0)
+                        .collect::<Vec<_>>(),
+                ),
+            )
+            .series(
+                Line::new()
+                    .name("Orders")
+                    .y_axis_index(1)
+                    .data(d.series.iter().map(|b| b.orders).collect::<Vec<_>>()),
+            )
+    }
+
+    fn channels(d: &Dashboard) -> Chart {
+        Chart::new()
+            .tooltip(Tooltip::new().trigger(Trigger::Axis))
+            .legend(Legend::new().data(vec!["Interactions", "Orders", "Scored texts"]))
+            .x_axis(
+                Axis::new()
+                    .type_(AxisType::Category)
+                    .data(d.channels.iter().map(|c| c.channel.clone()).collect::<Vec<_>>()),
+            )
+            .y_axis(Axis::new().type_(AxisType::Value))
+            .series(
+                Bar::new()
+                    .name("Interactions")
+                    .data(d.channels.iter().map(|c| c.interactions).collect::<Vec<_>>()),
+            )
+            .series(
+                Bar::new()
+                    .name("Orders")
+                    .data(d.channels.iter().map(|c| c.orders).collect::<Vec<_>>()),
+            )
+            .series(
+                Bar::new()
+                    .name("Scored texts")
+                    .data(d.channels.iter().map(|c| c.texts).collect::<Vec<_>>()),
+            )
+    }
+
+    /// The RFM map: customers by recency score (x) and frequency score (y), 5 = best.
+    fn segments(d: &Dashboard) -> Chart {
+        let max = d.rfm_grid.iter().map(|c| c.customers).max().unwrap_or(0).max(1) as f64;
+        let cells: Vec<Vec<DataPoint>> = d
+            .rfm_grid
+            .iter()
+            .map(|c| {
+                vec![
+                    DataPoint::from(i64::from(c.r - 1)),
+                    DataPoint::from(i64::from(c.f - 1)),
+                    DataPoint::from(c.customers),
+                ]
+            })
+            .collect();
+        let scores: Vec<String> = (1..=5).map(|s| s.to_string()).collect();
+        Chart::new()
+            .tooltip(Tooltip::new().trigger(Trigger::Item))
+            .x_axis(
+                Axis::new()
+                    .type_(AxisType::Category)
+                    .name("Recency score")
+                    .name_location(NameLocation::Middle)
+                    .name_gap(25)
+                    .data(scores.clone()),
+            )
+            .y_axis(
+                Axis::new()
+                    .type_(AxisType::Category)
+                    .name("Frequency score")
+                    .name_location(NameLocation::Middle)
+                    .name_gap(25)
+                    .data(scores),
+            )
+            .visual_map(
+                VisualMap::new()
+                    .min(0)
+                    .max(max)
+                    .calculable(true)
+                    .orient(Orient::Horizontal)
+                    .left("center")
+                    .top(0),
+            )
+            .series(
+                Heatmap::new()
+                    .name("Customers")
+                    .label(Label::new().show(true))
+                    .data(cells),
+            )
+    }
+}

@@ -1,0 +1,195 @@
+//! The dashboard in a real browser (SPEC UI-2): its figures equal the same questions asked of
+//! the database, the range and channel live in the address and change the figures, the
+//! charts are drawn once the page hydrates, and the figures are there without JavaScript.
+
+use playwright_rs::protocol::Page;
+use serde_json::{json, Value};
+
+use crate::harness::{artifacts_dir, open, register, shown, wait_for_path, BrowserSession, Server, PASSWORD};
+
+/// POSTs JSON from the page (the browser's session and origin, as the app's own pages do).
+async fn post(page: &Page, path: &str, body: Value) -> u16 {
+    let script = format!(
+        "fetch('{path}', {{ method: 'POST', headers: {{ 'content-type': 'application/json' }}, body: JSON.stringify({body}) }}).then(r => r.status)"
+    );
+    page.evaluate(&script, None::<&()>).await.unwrap()
+}
+
+/// The figure a KPI tile shows, as the number the server rendered.
+async fn figure(page: &Page, key: &str) -> f64 {
+    page.locator(&format!("[data-kpi={key}] .kpi-value"))
+        .get_attribute("data-value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or(f64::NAN)
+}
+
+/// Days ago as a time the server accepts: noon, or now when today's noon is ahead.
+fn days_ago(n: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let noon = (now / 86_400 - n) * 86_400 + 43_200;
+    let at = noon.min(now);
+    let (date, secs) = (at.div_euclid(86_400), at.rem_euclid(86_400));
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        civil(date),
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 as an ISO date (Howard Hinnant's algorithm).
+fn civil(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
+    let server = Server::start().await;
+    let browser = BrowserSession::launch().await;
+    let page = browser.page(true).await;
+    register(&page, &server, true, "owner@example.com", "Figures Co").await;
+
+    // Two months of activity: a web visit every day, an e-mail every third day, an order
+    // every other day.
+    let interactions: Vec<Value> = (0..60)
+        .map(|n| {
+            json!({ "external_id": format!("i{n}"), "customer_external_id": format!("c{}", n % 7),
+            "occurred_at": days_ago(n), "channel": if n % 3 == 0 { "email" } else { "web" },
+            "event_type": "message", "content": "Thanks, the parcel arrived quickly" })
+        })
+        .collect();
+    let orders: Vec<Value> = (0..30)
+        .map(|n| json!({ "external_id": format!("o{n}"), "customer_external_id": format!("c{}", n % 5),
+            "ordered_at": days_ago(n * 2), "status": "paid", "currency": "EUR", "channel": "web",
+            "total": format!("{}.25", 20 + n), "lines": [{ "sku": "MUG-1", "quantity": 1, "unit_price": "20.25" }] }))
+        .collect();
+    assert_eq!(
+        post(
+            &page,
+            "/api/v1/interactions/batch",
+            json!({ "records": interactions })
+        )
+        .await,
+        201
+    );
+    assert_eq!(
+        post(&page, "/api/v1/orders/batch", json!({ "records": orders })).await,
+        201
+    );
+
+    open(&page, &server, "/app?days=30", true).await;
+    shown(&page, "#chart-revenue canvas", "the revenue chart is drawn").await;
+    shown(&page, "#chart-sentiment canvas", "the sentiment chart is drawn").await;
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&server.database_url())
+        .await
+        .unwrap();
+    let direct = |sql: &'static str, days: i32| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, f64>(sql)
+                .bind(days)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    const REVENUE: &str = "select coalesce(sum(total), 0)::float8 from orders
+        where status not in ('refunded', 'cancelled') and (ordered_at at time zone 'UTC')::date > (now() at time zone 'UTC')::date - $1";
+    const ACTIVE: &str = "select count(distinct customer_id)::float8 from (
+        select customer_id, occurred_at as at from interactions union all select customer_id, ordered_at from orders) x
+        where (at at time zone 'UTC')::date > (now() at time zone 'UTC')::date - $1";
+    let revenue_30 = figure(&page, "revenue").await;
+    let active_30 = figure(&page, "active_customers").await;
+    page.screenshot_to_file(&artifacts_dir().join("dashboard.png"), None)
+        .await
+        .unwrap();
+    assert_eq!(revenue_30, direct(REVENUE, 30).await);
+    assert_eq!(active_30, direct(ACTIVE, 30).await);
+    assert_eq!(figure(&page, "orders").await, 15.0, "an order every other day");
+
+    // A shorter range through the form: the address and the figures follow.
+    page.locator("#dashboard-days")
+        .select_option("7", None)
+        .await
+        .unwrap();
+    page.locator(".dashboard-filters button[type=submit]")
+        .click(None)
+        .await
+        .unwrap();
+    wait_for_path(&page, "**/app?days=7*").await;
+    let revenue_7 = figure(&page, "revenue").await;
+    assert_eq!(revenue_7, direct(REVENUE, 7).await);
+    assert!(revenue_7 < revenue_30, "{revenue_7} < {revenue_30}");
+
+    // The e-mail channel alone has no orders, and says so.
+    page.locator("#dashboard-channel")
+        .select_option("email", None)
+        .await
+        .unwrap();
+    page.locator(".dashboard-filters button[type=submit]")
+        .click(None)
+        .await
+        .unwrap();
+    wait_for_path(&page, "**/app?days=7&*channel=email*").await;
+    shown(
+        &page,
+        "#dashboard-range:has-text(\"channel email\")",
+        "the range names the channel",
+    )
+    .await;
+    assert_eq!(figure(&page, "orders").await, 0.0);
+    let hint = page
+        .locator("[data-kpi=revenue] .kpi-hint")
+        .inner_text()
+        .await
+        .unwrap();
+    assert!(hint.contains("Import orders"), "{hint}");
+
+    // Without JavaScript the same figures are rendered by the server.
+    let plain = browser.page(false).await;
+    open(&plain, &server, "/sign-in", false).await;
+    plain
+        .locator("#email")
+        .fill("owner@example.com", None)
+        .await
+        .unwrap();
+    plain.locator("#password").fill(PASSWORD, None).await.unwrap();
+    plain
+        .locator("button[type=submit].primary")
+        .click(None)
+        .await
+        .unwrap();
+    wait_for_path(&plain, "**/app").await;
+    open(&plain, &server, "/app?days=30", false).await;
+    assert_eq!(figure(&plain, "revenue").await, revenue_30);
+    assert_eq!(figure(&plain, "active_customers").await, active_30);
+    let explained = plain
+        .locator("[data-kpi=revenue] .kpi-explanation")
+        .inner_text()
+        .await
+        .unwrap();
+    assert!(
+        explained.contains("refunded and cancelled orders are left out"),
+        "{explained}"
+    );
+    browser.close().await;
+    server.stop().await;
+}

@@ -1,0 +1,434 @@
+//! The dashboard's rollups and endpoint (SPEC UI-2): rollups stay equal to a recomputation
+//! from the raw rows whatever is written, resent, replaced or deleted; the endpoint's figures
+//! equal the same questions asked of the raw tables; parameters are checked; organizations
+//! never see each other's figures.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{json, Value};
+use server::tenant::{OrgId, TenantTx};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{get_as, register, send, TestApp};
+
+fn base() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+}
+
+/// One generated write.
+#[derive(Clone, Debug)]
+enum Write {
+    /// An interaction (external id, customer, hour after `base`, channel).
+    Interaction(u8, u8, u16, u8),
+    /// An order (external id, customer, hour, refunded, cents, channel or none).
+    Order(u8, u8, u16, bool, u32, Option<u8>),
+    /// A sentiment score for an interaction already written (its external id), as the
+    /// scoring worker stores it: inserted, or replaced on a rescore.
+    Score(u8, u8),
+    /// An interaction deleted.
+    Forget(u8),
+}
+
+const CHANNELS: [&str; 5] = ["web", "mobile", "email", "chat", "phone"];
+
+fn write_strategy() -> impl Strategy<Value = Vec<Vec<Write>>> {
+    let write = prop_oneof![
+        4 => (0u8..12, 0u8..4, 0u16..600, 0u8..5).prop_map(|(e, c, h, ch)| Write::Interaction(e, c, h, ch)),
+        3 => (0u8..6, 0u8..4, 0u16..600, any::<bool>(), 100u32..50_000, proptest::option::of(0u8..5))
+            .prop_map(|(e, c, h, r, cents, ch)| Write::Order(e, c, h, r, cents, ch)),
+        2 => (0u8..12, 0u8..=100).prop_map(|(e, p)| Write::Score(e, p)),
+        1 => (0u8..12).prop_map(Write::Forget),
+    ];
+    proptest::collection::vec(proptest::collection::vec(write, 1..8), 1..6)
+}
+
+/// Rows of (day, channel, interactions, orders, revenue, texts, polarity, squares, negatives)
+/// where some figure is not zero, from the rollups or computed here from the raw rows.
+type Figures = Vec<(NaiveDate, String, i64, i64, String, i64, f64, f64, i64)>;
+
+async fn rolled_up(db: &PgPool, org: Uuid) -> Figures {
+    sqlx::query_as(
+        "select day, channel, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::numeric(24, 4)::text,
+                sum(texts)::int8, round(sum(polarity_sum)::numeric, 6)::float8,
+                round(sum(polarity_squares)::numeric, 6)::float8, sum(negative_texts)::int8
+         from daily_rollups where org_id = $1 group by 1, 2
+         having sum(interactions) <> 0 or sum(orders) <> 0 or sum(revenue) <> 0 or sum(texts) <> 0
+         order by 1, 2",
+    )
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+/// The same figures from scratch, written independently of the triggers' SQL.
+async fn recomputed(db: &PgPool, org: Uuid) -> Figures {
+    sqlx::query_as(
+        "select day, channel, sum(i)::int8, sum(o)::int8, sum(r)::numeric(24, 4)::text, sum(t)::int8,
+                round(sum(p)::numeric, 6)::float8, round(sum(q)::numeric, 6)::float8, sum(n)::int8
+         from (
+             select (occurred_at at time zone 'UTC')::date as day, channel, count(*) as i, 0 as o, 0 as r,
+                    0 as t, 0 as p, 0 as q, 0 as n
+             from interactions where org_id = $1 group by 1, 2
+             union all
+             select (ordered_at at time zone 'UTC')::date, coalesce(channel, 'unknown'), 0,
+                    count(*) filter (where status not in ('refunded', 'cancelled')),
+                    coalesce(sum(total) filter (where status not in ('refunded', 'cancelled')), 0), 0, 0, 0, 0
+             from orders where org_id = $1 group by 1, 2
+             union all
+             select (written_at at time zone 'UTC')::date, channel, 0, 0, 0, count(*),
+                    sum(positive::float8 - negative::float8), sum((positive::float8 - negative::float8) ^ 2),
+                    count(*) filter (where label = 'negative')
+             from text_scores where org_id = $1 group by 1, 2
+         ) x
+         group by 1, 2
+         having sum(i) <> 0 or sum(o) <> 0 or sum(r) <> 0 or sum(t) <> 0
+         order by 1, 2",
+    )
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+/// Who was active when, from the rollup and from the raw rows.
+async fn activity(
+    db: &PgPool,
+    org: Uuid,
+) -> (
+    Vec<(NaiveDate, String, Uuid, i64)>,
+    Vec<(NaiveDate, String, Uuid, i64)>,
+) {
+    let kept = sqlx::query_as(
+        "select day, channel, customer_id, events from customer_days where org_id = $1 order by 1, 2, 3",
+    )
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let raw = sqlx::query_as(
+        "select day, channel, customer_id, count(*)::int8 from (
+             select (occurred_at at time zone 'UTC')::date as day, channel, customer_id from interactions where org_id = $1
+             union all
+             select (ordered_at at time zone 'UTC')::date, coalesce(channel, 'unknown'), customer_id from orders where org_id = $1
+         ) x group by 1, 2, 3 order by 1, 2, 3",
+    )
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    (kept, raw)
+}
+
+/// 40 generated sequences of batches — interactions resent with earlier and later versions
+/// (late events), orders replaced, refunded or moved, texts scored and rescored, interactions
+/// deleted — leave the rollups and the active-customer days equal to a recomputation from the
+/// raw rows; `rebuild_rollups` gives the same again.
+#[sqlx::test(migrations = false)]
+async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let mut runner = TestRunner::new(Config {
+        cases: 40,
+        ..Config::default()
+    });
+    let strategy = write_strategy();
+    // Models are shared by every organization; the generated scores name this one.
+    sqlx::query("insert into ml_models (name, version, kind) values ('rollup-test', '1', 'sentiment')")
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
+    for case in 0..40 {
+        let batches = strategy.new_tree(&mut runner).unwrap().current();
+        let org: Uuid =
+            sqlx::query_scalar("insert into organizations (slug, name) values ($1, 'x') returning id")
+                .bind(format!("rollups-{case}"))
+                .fetch_one(&app.admin_db)
+                .await
+                .unwrap();
+        for batch in &batches {
+            apply(&app, org, batch).await;
+        }
+        let (rolled, raw) = (
+            rolled_up(&app.admin_db, org).await,
+            recomputed(&app.admin_db, org).await,
+        );
+        assert_eq!(
+            rolled, raw,
+            "case {case}: rollups equal a recomputation after {batches:?}"
+        );
+        let (kept, raw_days) = activity(&app.admin_db, org).await;
+        assert_eq!(
+            kept, raw_days,
+            "case {case}: active days equal a recomputation after {batches:?}"
+        );
+
+        sqlx::query("select rebuild_rollups($1)")
+            .bind(org)
+            .execute(&app.admin_db)
+            .await
+            .unwrap();
+        assert_eq!(
+            rolled_up(&app.admin_db, org).await,
+            raw,
+            "case {case}: a rebuild gives the same"
+        );
+        assert_eq!(
+            activity(&app.admin_db, org).await.0,
+            raw_days,
+            "case {case}: a rebuilt activity too"
+        );
+    }
+}
+
+/// Writes one batch in one tenant transaction, through the same write paths the API uses.
+async fn apply(app: &TestApp, org: Uuid, batch: &[Write]) {
+    let at = |hour: u16| (base() + Duration::hours(i64::from(hour))).to_rfc3339();
+    let mut interactions = Vec::new();
+    let mut orders = Vec::new();
+    for write in batch {
+        match write {
+            Write::Interaction(e, c, h, ch) => interactions.push(
+                domain::records::Interaction::parse(
+                    &json!({ "external_id": format!("i{e}"), "customer_external_id": format!("c{c}"),
+                             "occurred_at": at(*h), "channel": CHANNELS[usize::from(*ch)], "event_type": "message",
+                             "content": "words" }),
+                    Utc::now(),
+                )
+                .unwrap(),
+            ),
+            Write::Order(e, c, h, refunded, cents, ch) => {
+                let mut record = json!({ "external_id": format!("o{e}"), "customer_external_id": format!("c{c}"),
+                    "ordered_at": at(*h), "status": if *refunded { "refunded" } else { "paid" }, "currency": "EUR",
+                    "total": format!("{}.{:02}", cents / 100, cents % 100),
+                    "lines": [{ "sku": "A-1", "quantity": 1, "unit_price": "1.00" }] });
+                if let Some(ch) = ch {
+                    record["channel"] = json!(CHANNELS[usize::from(*ch)]);
+                }
+                orders.push(domain::records::Order::parse(&record, Utc::now()).unwrap());
+            }
+            Write::Score(..) | Write::Forget(_) => {}
+        }
+    }
+    app::backend::ingest::interactions::prepare_months(
+        &app.app_db,
+        interactions.iter().map(|r| r.occurred_at),
+    )
+    .await
+    .unwrap();
+    let mut tenant = TenantTx::begin(&app.app_db, OrgId(org)).await.unwrap();
+    let lineage = app::backend::ingest::Lineage::default;
+    app::backend::ingest::interactions::write(&mut tenant, &interactions, lineage())
+        .await
+        .unwrap();
+    app::backend::ingest::orders::write(&mut tenant, &orders, lineage())
+        .await
+        .unwrap();
+    for write in batch {
+        match write {
+            Write::Score(e, p) => {
+                let positive = f32::from(*p) / 100.0;
+                let label = if positive < 0.3 { "negative" } else { "positive" };
+                sqlx::query(
+                    "insert into text_scores (org_id, subject, subject_id, customer_id, written_at, channel, label,
+                         positive, neutral, negative, confidence, scorer, model_name, model_version)
+                     select org_id, 'interaction', id, customer_id, occurred_at, channel, $3, $4, 0, 1 - $4, 0.9,
+                            'lexicon', 'rollup-test', '1'
+                     from interactions where org_id = $1 and external_id = $2
+                     on conflict (org_id, subject, subject_id) do update set
+                         label = excluded.label, positive = excluded.positive, negative = excluded.negative,
+                         written_at = excluded.written_at, channel = excluded.channel",
+                )
+                .bind(org)
+                .bind(format!("i{e}"))
+                .bind(label)
+                .bind(positive)
+                .execute(tenant.conn())
+                .await
+                .unwrap();
+            }
+            Write::Forget(e) => {
+                sqlx::query("delete from interactions where org_id = $1 and external_id = $2")
+                    .bind(org)
+                    .bind(format!("i{e}"))
+                    .execute(tenant.conn())
+                    .await
+                    .unwrap();
+            }
+            _ => {}
+        }
+    }
+    tenant.commit().await.unwrap();
+}
+
+/// What the dashboard says, by KPI key.
+fn kpi(body: &Value, key: &str) -> Value {
+    body["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == key)
+        .unwrap_or_else(|| panic!("no {key} in {body}"))
+        .clone()
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_dashboard_figures_equal_the_raw_rows_for_the_range_and_channel(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let today = Utc::now().date_naive();
+    // Noon of the day, or now when today's noon is still ahead: never in the future, never
+    // on another day.
+    let noon = |days_ago: i64| {
+        let at = (today - Duration::days(days_ago))
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc();
+        at.min(Utc::now()).to_rfc3339()
+    };
+    // Interactions over 60 days (two channels, five customers), orders in both halves.
+    let interactions: Vec<Value> = (0..60)
+        .map(|n| {
+            json!({ "external_id": format!("i{n}"), "customer_external_id": format!("c{}", n % 5),
+                         "occurred_at": noon(n), "channel": if n % 3 == 0 { "email" } else { "web" },
+                         "event_type": "message", "content": "hello" })
+        })
+        .collect();
+    let orders: Vec<Value> = (0..20)
+        .map(|n| {
+            json!({ "external_id": format!("o{n}"), "customer_external_id": format!("c{}", n % 4),
+                         "ordered_at": noon(n * 3), "status": if n == 4 { "refunded" } else { "paid" },
+                         "currency": "EUR", "total": format!("{}.50", 10 + n), "channel": "web",
+                         "lines": [{ "sku": "S-1", "quantity": 1, "unit_price": "10.50" }] })
+        })
+        .collect();
+    let (s1, b1) = send(
+        &app,
+        token,
+        "/api/v1/interactions/batch",
+        json!({ "records": interactions }),
+    )
+    .await;
+    let (s2, b2) = send(&app, token, "/api/v1/orders/batch", json!({ "records": orders })).await;
+    assert_eq!((s1, s2), (201, 201), "{b1} {b2}");
+
+    let (status, body) = get_as(&app, token, "/api/v1/dashboard?days=30").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["from"], (today - Duration::days(29)).to_string());
+    assert_eq!(body["previous_to"], (today - Duration::days(30)).to_string());
+    let direct = |sql: &'static str, from: i64, to: i64| {
+        let db = app.admin_db.clone();
+        async move {
+            sqlx::query_scalar::<_, f64>(sql)
+                .bind(today - Duration::days(from))
+                .bind(today - Duration::days(to))
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let revenue_sql =
+        "select coalesce(sum(total), 0)::float8 from orders where status not in ('refunded', 'cancelled')
+                       and (ordered_at at time zone 'UTC')::date between $1 and $2";
+    let orders_sql = "select count(*)::float8 from orders where status not in ('refunded', 'cancelled')
+                      and (ordered_at at time zone 'UTC')::date between $1 and $2";
+    let active_sql = "select count(distinct customer_id)::float8 from (
+                          select customer_id, occurred_at as at from interactions union all
+                          select customer_id, ordered_at from orders) x
+                      where (at at time zone 'UTC')::date between $1 and $2";
+    assert_eq!(kpi(&body, "revenue")["value"], direct(revenue_sql, 29, 0).await);
+    assert_eq!(
+        kpi(&body, "revenue")["previous"],
+        direct(revenue_sql, 59, 30).await
+    );
+    assert_eq!(kpi(&body, "orders")["value"], direct(orders_sql, 29, 0).await);
+    assert_eq!(
+        kpi(&body, "active_customers")["value"],
+        direct(active_sql, 29, 0).await
+    );
+    assert_eq!(
+        kpi(&body, "active_customers")["previous"],
+        direct(active_sql, 59, 30).await
+    );
+    assert!(
+        kpi(&body, "revenue")["value"].as_f64().unwrap() > 0.0,
+        "the fixture has revenue in range"
+    );
+    assert_eq!(
+        kpi(&body, "sentiment")["value"],
+        Value::Null,
+        "nothing scored yet"
+    );
+    assert!(kpi(&body, "sentiment")["empty_hint"].is_string());
+    let series_interactions: i64 = body["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["interactions"].as_i64().unwrap())
+        .sum();
+    assert_eq!(series_interactions, 30, "one interaction a day over 30 days");
+
+    // The channel filter: email interactions only, and no orders (they are all web).
+    let (_, email) = get_as(&app, token, "/api/v1/dashboard?days=30&channel=email").await;
+    assert_eq!(email["channel"], "email");
+    assert_eq!(kpi(&email, "orders")["value"], 0.0);
+    let email_interactions: i64 = email["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["interactions"].as_i64().unwrap())
+        .sum();
+    assert_eq!(email_interactions, 10, "every third day is email");
+    let emailers: f64 = sqlx::query_scalar(
+        "select count(distinct customer_id)::float8 from interactions
+         where channel = 'email' and (occurred_at at time zone 'UTC')::date between $1 and $2",
+    )
+    .bind(today - Duration::days(29))
+    .bind(today)
+    .fetch_one(&app.admin_db)
+    .await
+    .unwrap();
+    assert_eq!(kpi(&email, "active_customers")["value"], emailers);
+
+    // Explicit dates; bad parameters name their field.
+    let from = today - Duration::days(6);
+    let (_, week) = get_as(&app, token, &format!("/api/v1/dashboard?from={from}&to={today}")).await;
+    assert_eq!(
+        (week["days"].as_i64(), week["bucket"].as_str()),
+        (Some(7), Some("day"))
+    );
+    for (query, field) in [
+        ("days=0", "days"),
+        ("channel=fax", "channel"),
+        ("from=2026-02-30", "from"),
+        ("from=2999-01-01&to=2026-01-01", "from"),
+    ] {
+        let (status, body) = get_as(&app, token, &format!("/api/v1/dashboard?{query}")).await;
+        assert_eq!(status, 422, "{query}");
+        assert_eq!(
+            body["error"]["details"]["fields"][0]["field"], field,
+            "{query}: {body}"
+        );
+    }
+
+    // Another organization sees only its own (empty) figures; no credentials, no figures.
+    let stranger = register(&app, "other@example.com", "Other").await;
+    let (_, theirs) = get_as(
+        &app,
+        stranger["access_token"].as_str().unwrap(),
+        "/api/v1/dashboard?days=30",
+    )
+    .await;
+    assert_eq!(kpi(&theirs, "revenue")["value"], 0.0);
+    assert_eq!(kpi(&theirs, "active_customers")["value"], 0.0);
+    assert!(theirs["series"].as_array().unwrap().is_empty());
+    let anonymous = app.get("/api/v1/dashboard").await.status().as_u16();
+    assert_eq!(anonymous, 401);
+}

@@ -9,6 +9,7 @@ pub mod backend;
 pub mod dashboard;
 pub mod data;
 mod layout;
+pub mod live;
 mod pages;
 pub mod settings;
 mod theme;

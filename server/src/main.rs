@@ -273,7 +273,8 @@ async fn run(command: Service, settings: Settings, started: Instant) -> Result<(
             tracing::info!(model = scorers, "text scorers loaded");
             let texts = tokio::spawn(app::backend::text::scoring::work(state.db.clone(), stop.clone()));
             let worker = tokio::spawn(app::backend::jobs::work(state.clone(), stop));
-            let served = startup::serve(listener, startup::build_router(state)).await;
+            let live = state.live.clone();
+            let served = startup::serve(listener, startup::build_router(state), live).await;
             // The job in progress stops at its next checkpoint and goes back to the queue.
             let _ = stop_worker.send(true);
             if tokio::time::timeout(std::time::Duration::from_secs(20), worker)

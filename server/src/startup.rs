@@ -51,6 +51,7 @@ pub fn state_from_settings(settings: &Settings) -> Result<AppState, StateError> 
     Ok(AppState {
         leptos_options: leptos_options(settings.addr, &settings.site_root),
         db: crate::database::app_pool(&settings.database),
+        live: app::backend::live::LiveHub::start(crate::database::app_pool(&settings.database)),
         limits: Arc::new(Limits::new(&settings.limits, redis.clone())),
         redis,
         keys: Arc::new(key_ring(&settings.jwt)?),
@@ -175,12 +176,21 @@ async fn scope_request_id(request: Request<axum::body::Body>, next: Next) -> Res
 }
 
 /// Serves `router` on `listener` until SIGINT or SIGTERM, then lets requests in flight finish.
-pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
+/// Serves until SIGINT or SIGTERM; then live feeds end, so their connections let shutdown
+/// finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    live: app::backend::live::LiveHub,
+) -> std::io::Result<()> {
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        live.close();
+    })
     .await
 }
 

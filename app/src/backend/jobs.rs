@@ -250,6 +250,9 @@ pub async fn work(state: AppState, mut stop: watch::Receiver<bool>) {
                 Ok(queued) => tracing::info!(queued, "scoring runs queued"),
                 Err(error) => tracing::warn!(%error, "could not queue scoring runs"),
             }
+            if let Err(error) = super::live::prune(&state.db).await {
+                tracing::warn!(%error, "could not prune old live events");
+            }
         }
         match claim(&state.db).await {
             Ok(Some(job)) => {

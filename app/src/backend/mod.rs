@@ -16,6 +16,7 @@ pub mod identity;
 pub mod ingest;
 pub mod invitations;
 pub mod jobs;
+pub mod live;
 pub mod members;
 pub mod quota;
 pub mod rate_limit;

@@ -23,4 +23,6 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Whether session cookies are marked `Secure`.
     pub secure_cookies: bool,
+    /// The process's subscription to live events, shared by every connected browser.
+    pub live: super::live::LiveHub,
 }

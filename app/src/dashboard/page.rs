@@ -86,6 +86,11 @@ fn DashboardView() -> impl IntoView {
         })
     };
     let data = Resource::new(params, load_dashboard);
+    // New activity, orders and scores change every figure: fetch them again as they come.
+    crate::live::follow(
+        &["interactions_created", "orders_created", "sentiment_scored"],
+        move || data.refetch(),
+    );
     let viewer = viewer_resource();
     view! {
         <section class="dashboard" aria-labelledby="dashboard-title">
@@ -105,14 +110,15 @@ fn DashboardView() -> impl IntoView {
                 })}
             </Suspense>
             <Filters params=params() />
-            <Suspense fallback=|| view! { <p class="loading">"Adding up your numbers…"</p> }>
+            // A transition keeps the figures on screen while live updates fetch new ones.
+            <Transition fallback=|| view! { <p class="loading">"Adding up your numbers…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
                         Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
                         Ok(data) => view! { <Figures data /> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </section>
     }
 }

@@ -17,7 +17,7 @@ async fn post(page: &Page, path: &str, body: Value) -> u16 {
 
 /// The figure a KPI tile shows, as the number the server rendered.
 async fn figure(page: &Page, key: &str) -> f64 {
-    page.locator(&format!("[data-kpi={key}] .kpi-value"))
+    page.locator(format!("[data-kpi={key}] .kpi-value"))
         .get_attribute("data-value")
         .await
         .unwrap()
@@ -124,6 +124,34 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
     assert_eq!(revenue_30, direct(REVENUE, 30).await);
     assert_eq!(active_30, direct(ACTIVE, 30).await);
     assert_eq!(figure(&page, "orders").await, 15.0, "an order every other day");
+
+    // An order sent now shows on the open dashboard without a reload.
+    page.evaluate_expression("window.stillHere = 42").await.unwrap();
+    let sent = std::time::Instant::now();
+    let order = json!({ "records": [{ "external_id": "o-live", "customer_external_id": "c-new",
+        "ordered_at": days_ago(0), "status": "paid", "currency": "EUR", "channel": "web", "total": "99.00",
+        "lines": [{ "sku": "MUG-1", "quantity": 1, "unit_price": "99.00" }] }] });
+    let script = format!(
+        "fetch('/api/v1/orders/batch', {{ method: 'POST', headers: {{ 'content-type': 'application/json' }}, body: JSON.stringify({order}) }}).then(r => r.status)"
+    );
+    assert_eq!(page.evaluate::<(), u16>(&script, None).await.unwrap(), 201);
+    // (The request above is the page's own: the dashboard does not know it sent it.)
+    shown(
+        &page,
+        "[data-kpi=orders] .kpi-value[data-value=\"16\"]",
+        "the new order appears live",
+    )
+    .await;
+    println!("a new order reached the open dashboard in {:?}", sent.elapsed());
+    let still_here: i64 = page.evaluate("window.stillHere", None::<&()>).await.unwrap();
+    assert_eq!(still_here, 42, "the page was not reloaded");
+    let revenue_30 = figure(&page, "revenue").await;
+    assert_eq!(
+        revenue_30,
+        direct(REVENUE, 30).await,
+        "the live figures are the database's"
+    );
+    let active_30 = figure(&page, "active_customers").await;
 
     // A shorter range through the form: the address and the figures follow.
     page.locator("#dashboard-days")

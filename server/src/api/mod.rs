@@ -6,6 +6,7 @@ mod audit_log;
 mod auth;
 mod customers;
 mod dashboard;
+mod events;
 mod extract;
 mod imports;
 mod ingest;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/invitations", post(invitations::create))
         .route("/invitations/accept", post(invitations::accept))
         .route("/dashboard", get(dashboard::show))
+        .route("/events", get(events::stream))
         .route("/customers", get(customers::list))
         .route("/customers/{id}", get(customers::profile))
         .route("/customers/{id}/scores", get(analytics::customer_scores))

@@ -29,6 +29,7 @@ impl Drop for TestApp {
     /// drops without waiting for connected sessions.
     fn drop(&mut self) {
         self.server.abort();
+        self.state.live.close();
     }
 }
 
@@ -76,6 +77,7 @@ impl TestApp {
             limits: std::sync::Arc::new(limits),
             // Tests talk plain http.
             secure_cookies: false,
+            live: app::backend::live::LiveHub::start(app_db.clone()),
         };
         let served_state = state.clone();
         let server = tokio::spawn(async move {

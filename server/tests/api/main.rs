@@ -17,6 +17,7 @@ mod insights;
 mod isolation;
 mod isolation_properties;
 mod limits;
+mod live;
 mod members;
 mod outage;
 mod pages;

@@ -3,8 +3,8 @@
 //!
 //! One batch is one organization's texts and one transaction: the scores are upserted, the
 //! texts made searchable (`search_vector`), the customers' sentiment average and trend
-//! recomputed from their scores, the queue rows deleted, and a `sightline_events`
-//! notification sent — all or nothing. A worker that dies mid-batch leaves the rows claimed
+//! recomputed from their scores, the queue rows deleted (storing the scores announces a
+//! `sentiment_scored` live event, migration 0010) — all or nothing. A worker that dies mid-batch leaves the rows claimed
 //! until the lease runs out, and they are scored again: an upsert and a recomputation give the
 //! same result however often they run, so each text counts exactly once. A failing batch is
 //! retried with back-off and jitter; a text claimed `MAX_ATTEMPTS` times is marked dead.
@@ -13,7 +13,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -35,9 +34,6 @@ pub const MAX_ATTEMPTS: i32 = 3;
 
 /// How often an idle worker looks for texts.
 const POLL: Duration = Duration::from_millis(250);
-
-/// The channel live views listen on (`LISTEN sightline_events`).
-pub const EVENTS_CHANNEL: &str = "sightline_events";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TextError {
@@ -166,18 +162,6 @@ async fn score_batch(db: &PgPool, org: OrgId, claimed: &[Claimed]) -> Result<usi
     sqlx::query("delete from scoring_queue where org_id = $1 and id = any($2)")
         .bind(org)
         .bind(&ids)
-        .execute(tenant.conn())
-        .await?;
-    let customers = texts
-        .iter()
-        .filter_map(|t| t.customer_id)
-        .collect::<BTreeSet<_>>()
-        .len();
-    let event =
-        json!({"org_id": org.0, "kind": "sentiment_scored", "texts": texts.len(), "customers": customers});
-    sqlx::query("select pg_notify($1, $2)")
-        .bind(EVENTS_CHANNEL)
-        .bind(event.to_string())
         .execute(tenant.conn())
         .await?;
     tenant.commit().await?;

@@ -24,6 +24,19 @@ pub fn decode<T: FromStr>(cursor: &str) -> Option<(DateTime<Utc>, T)> {
     ))
 }
 
+/// A position in a list sorted by any value: the value as text (as the database prints it,
+/// which it reads back exactly) and the row's id.
+pub fn encode_key(value: &str, id: impl Display) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{value}|{id}"))
+}
+
+/// `None` for anything `encode_key` did not make.
+pub fn decode_key<T: FromStr>(cursor: &str) -> Option<(String, T)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (value, id) = text.rsplit_once('|')?;
+    Some((value.to_owned(), id.parse().ok()?))
+}
+
 /// The page size asked for: 50 by default, 1 to 100, else a 422 naming `limit`.
 pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {

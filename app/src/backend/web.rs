@@ -107,12 +107,17 @@ pub fn is_plain_form_post() -> bool {
 }
 
 /// The caller of a server function, as the REST API would see it (session cookie, with the
-/// cross-site check for state changes).
-pub async fn caller() -> Result<super::caller::Caller, UiError> {
+/// cross-site check for state changes). The request is read when this is called, not when
+/// the answer is awaited: a server function called from the browser loses its reactive
+/// context after its first `.await`, so one that needs two callers asks for both first.
+pub fn caller() -> impl std::future::Future<Output = Result<super::caller::Caller, UiError>> + Send {
     use axum::extract::FromRequestParts;
     let state = state();
-    let mut parts = parts()?;
-    Ok(super::caller::Caller::from_request_parts(&mut parts, &state).await?)
+    let parts = parts();
+    async move {
+        let mut parts = parts?;
+        Ok(super::caller::Caller::from_request_parts(&mut parts, &state).await?)
+    }
 }
 
 /// This site's address as the browser used it, for links people copy (invitations).

@@ -44,14 +44,15 @@ pub async fn load_dashboard(params: DashboardParams) -> Result<DashboardData, Ui
         days: params.days,
         channel: params.channel,
     };
-    let dashboard = dashboard(&mut web::caller().await?, &query).await?;
+    let (first, second) = (web::caller(), web::caller());
+    let dashboard = dashboard(&mut first.await?, &query).await?;
     let insight = InsightQuery {
         from: Some(dashboard.from.clone()),
         to: Some(dashboard.to.clone()),
         channel: dashboard.channel.clone(),
         limit: Some("5".into()),
     };
-    let complaints = match complaints(web::caller().await?, &insight).await? {
+    let complaints = match complaints(second.await?, &insight).await? {
         Analysis::Ready(report) => Ok(report.patterns.into_iter().map(|p| (p.label, p.texts)).collect()),
         Analysis::InsufficientData(why) => Err(format!("No {} yet: {}.", why.needed, why.hint)),
     };

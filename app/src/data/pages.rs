@@ -7,7 +7,9 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::server_fns::{customer, list_customers, AddInteraction, AddOrder, PatternsView, ScoresView};
+use super::server_fns::{
+    customer, list_customers, AddInteraction, AddOrder, CustomerFilters, PatternsView, ScoresView,
+};
 use crate::account::{encode_query_value, feedback, Feedback, FieldAlert, FormAlert, Protected};
 use crate::ui_error::UiError;
 
@@ -60,37 +62,108 @@ pub fn CustomersPage() -> impl IntoView {
 #[component]
 fn Customers() -> impl IntoView {
     let query = use_query_map();
-    let search = move || query.with(|q| q.get("q").unwrap_or_default());
-    let page = Resource::new(
-        move || query.with(|q| (q.get("q"), q.get("cursor"))),
-        |(q, cursor)| list_customers(q, cursor),
-    );
+    let filters = move || {
+        query.with(|q| {
+            let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
+            CustomerFilters {
+                q: get("q"),
+                segment: get("segment"),
+                churn: get("churn"),
+                clv_min: get("clv_min"),
+                clv_max: get("clv_max"),
+                seen_within_days: get("seen_within_days"),
+                sort: get("sort"),
+                cursor: get("cursor"),
+            }
+        })
+    };
+    let page = Resource::new(filters, list_customers);
+    let current = filters();
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let choice = |current: &Option<String>, value: &'static str, label: &'static str| {
+        let selected = current.as_deref().unwrap_or("") == value;
+        view! { <option value=value selected=selected>{label}</option> }
+    };
+    let segments = SEGMENTS
+        .iter()
+        .map(|(key, label)| choice(&current.segment, key, label))
+        .collect_view();
+    // The export takes the same filters, without the page position: every matching row.
+    let export_href = {
+        let mut all = current.clone();
+        all.cursor = None;
+        query_href("/api/v1/customers/export.csv", &all)
+    };
     view! {
-        <form method="get" action="/customers" class="filters" role="search">
-            <label for="customer-search" class="visually-hidden">"Search customers"</label>
-            <input id="customer-search" name="q" type="search" value=search
-                placeholder="Name, email or external id" />
-            <button type="submit" class="button">"Search"</button>
+        <form method="get" action="/customers" class="filters" role="search" aria-label="Find customers">
+            <label for="customer-search">"Search"
+                <input id="customer-search" name="q" type="search" value=value(&current.q)
+                    placeholder="Name, email or external id" />
+            </label>
+            <label for="customer-segment">"Segment"
+                <select id="customer-segment" name="segment">
+                    {choice(&current.segment, "", "Any segment")}
+                    {segments}
+                </select>
+            </label>
+            <label for="customer-churn">"Churn risk"
+                <select id="customer-churn" name="churn">
+                    {choice(&current.churn, "", "Any risk")}
+                    {choice(&current.churn, "high", "High")}
+                    {choice(&current.churn, "medium", "Medium")}
+                    {choice(&current.churn, "low", "Low")}
+                </select>
+            </label>
+            <label for="customer-clv-min">"CLV from"
+                <input id="customer-clv-min" name="clv_min" type="number" step="any" min="0" value=value(&current.clv_min) />
+            </label>
+            <label for="customer-clv-max">"to"
+                <input id="customer-clv-max" name="clv_max" type="number" step="any" min="0" value=value(&current.clv_max) />
+            </label>
+            <label for="customer-seen">"Last seen"
+                <select id="customer-seen" name="seen_within_days">
+                    {choice(&current.seen_within_days, "", "Any time")}
+                    {choice(&current.seen_within_days, "7", "Within 7 days")}
+                    {choice(&current.seen_within_days, "30", "Within 30 days")}
+                    {choice(&current.seen_within_days, "90", "Within 90 days")}
+                </select>
+            </label>
+            <label for="customer-sort">"Sort by"
+                <select id="customer-sort" name="sort">
+                    {choice(&current.sort, "", "Newest")}
+                    {choice(&current.sort, "last_seen", "Last seen")}
+                    {choice(&current.sort, "revenue", "Revenue")}
+                    {choice(&current.sort, "clv", "Lifetime value")}
+                    {choice(&current.sort, "churn", "Churn risk")}
+                </select>
+            </label>
+            <button type="submit" class="button">"Show"</button>
+            <a class="button" href=export_href download="customers.csv">"Download CSV"</a>
         </form>
         <Suspense fallback=|| view! { <p class="loading">"Loading customers…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Err(error) => load_error(error),
-                    Ok(page) if page.rows.is_empty() => view! {
+                    Ok(page) if page.rows.is_empty() && filters().pairs().is_empty() => view! {
                         <p class="empty">"No customers yet. "
                             <A href="/imports/new">"Import a CSV file"</A>", "
                             <A href="/data/interaction">"add an interaction"</A>
                             " or send data through the API, and they appear here."</p>
                     }.into_any(),
+                    Ok(page) if page.rows.is_empty() => view! {
+                        <p class="empty">"No customer matches these filters."</p>
+                    }.into_any(),
                     Ok(page) => {
                         let next = page.next_cursor.map(|cursor| {
-                            let q = search();
-                            format!("/customers?q={}&cursor={}", encode_query_value(&q), encode_query_value(&cursor))
+                            let mut following = filters();
+                            following.cursor = Some(cursor);
+                            query_href("/customers", &following)
                         });
                         view! {
                             <table class="data" aria-label="Customers">
                                 <thead><tr>
                                     <th>"Customer"</th><th>"Email"</th><th>"Country"</th><th>"Segment"</th>
+                                    <th>"Churn risk"</th><th class="number">"CLV"</th>
                                     <th>"Last seen"</th><th class="number">"Interactions"</th>
                                     <th class="number">"Orders"</th><th class="number">"Revenue"</th>
                                 </tr></thead>
@@ -103,7 +176,9 @@ fn Customers() -> impl IntoView {
                                                 <td><A href=href>{label}</A><br /><small>{c.external_id.clone()}</small></td>
                                                 <td>{c.email.clone()}</td>
                                                 <td>{c.country.clone()}</td>
-                                                <td>{c.segment.clone()}</td>
+                                                <td>{c.rfm_segment.clone().or(c.segment.clone())}</td>
+                                                <td>{c.churn.clone()}</td>
+                                                <td class="number">{c.clv.clone()}</td>
                                                 <td>{c.last_seen.clone()}</td>
                                                 <td class="number">{c.interactions}</td>
                                                 <td class="number">{c.orders}</td>
@@ -119,6 +194,34 @@ fn Customers() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// RFM segments as the filter offers them (keys as the API takes them).
+const SEGMENTS: [(&str, &str); 10] = [
+    ("champions", "Champions"),
+    ("loyal_customers", "Loyal customers"),
+    ("potential_loyalists", "Potential loyalists"),
+    ("new_customers", "New customers"),
+    ("promising", "Promising"),
+    ("need_attention", "Need attention"),
+    ("about_to_sleep", "About to sleep"),
+    ("at_risk", "At risk"),
+    ("cant_lose_them", "Can't lose them"),
+    ("hibernating", "Hibernating"),
+];
+
+/// `path` with `filters` as its query string.
+fn query_href(path: &str, filters: &CustomerFilters) -> String {
+    let query: Vec<String> = filters
+        .pairs()
+        .into_iter()
+        .map(|(name, value)| format!("{name}={}", encode_query_value(value)))
+        .collect();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
     }
 }
 
@@ -365,5 +468,18 @@ pub fn NewOrderPage() -> impl IntoView {
                 </ActionForm>
             </DataFrame>
         </Protected>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    #[test]
+    fn the_segment_filter_offers_every_rfm_segment_with_its_key_and_label() {
+        let offered: Vec<(&str, &str)> = super::SEGMENTS.to_vec();
+        let known: Vec<(&str, &str)> = analytics::rfm::Segment::ALL
+            .iter()
+            .map(|s| (s.key(), s.label()))
+            .collect();
+        assert_eq!(offered, known);
     }
 }

@@ -24,6 +24,43 @@ pub struct CustomerRow {
     pub interactions: i64,
     pub orders: i64,
     pub revenue: String,
+    /// The last scoring run's RFM segment (its label), churn risk and lifetime value.
+    pub rfm_segment: Option<String>,
+    pub churn: Option<String>,
+    pub clv: Option<String>,
+}
+
+/// The customer list's filters, sort and page, as they stand in the address (the names of
+/// `GET /api/v1/customers`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerFilters {
+    pub q: Option<String>,
+    pub segment: Option<String>,
+    pub churn: Option<String>,
+    pub clv_min: Option<String>,
+    pub clv_max: Option<String>,
+    pub seen_within_days: Option<String>,
+    pub sort: Option<String>,
+    pub cursor: Option<String>,
+}
+
+impl CustomerFilters {
+    /// The names and values set, in a fixed order (for links and the CSV export).
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("q", &self.q),
+            ("segment", &self.segment),
+            ("churn", &self.churn),
+            ("clv_min", &self.clv_min),
+            ("clv_max", &self.clv_max),
+            ("seen_within_days", &self.seen_within_days),
+            ("sort", &self.sort),
+            ("cursor", &self.cursor),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_deref().filter(|v| !v.is_empty()).map(|v| (name, v)))
+        .collect()
+    }
 }
 
 /// A page of customers and the cursor to the next one.
@@ -196,16 +233,33 @@ fn row(c: crate::backend::customers::CustomerSummary) -> CustomerRow {
         interactions: c.interaction_count,
         orders: c.order_count,
         revenue: c.revenue.round_dp(2).to_string(),
+        rfm_segment: c.rfm_segment.as_deref().map(|key| {
+            analytics::rfm::Segment::ALL
+                .iter()
+                .find(|s| s.key() == key)
+                .map_or_else(|| key.to_owned(), |s| s.label().to_owned())
+        }),
+        churn: c
+            .churn_band
+            .zip(c.churn_probability)
+            .map(|(band, p)| format!("{band} ({:.0} %)", p * 100.0)),
+        clv: c.clv.map(|v| format!("{v:.2}")),
     }
 }
 
 #[server(prefix = "/rpc", endpoint = "customers")]
-pub async fn list_customers(q: Option<String>, cursor: Option<String>) -> Result<CustomersPage, UiError> {
+pub async fn list_customers(filters: CustomerFilters) -> Result<CustomersPage, UiError> {
     use crate::backend::{customers, web};
     let query = customers::ListQuery {
-        q,
+        q: filters.q,
+        segment: filters.segment,
+        churn: filters.churn,
+        clv_min: filters.clv_min,
+        clv_max: filters.clv_max,
+        seen_within_days: filters.seen_within_days,
+        sort: filters.sort,
         limit: Some(25),
-        cursor: cursor.filter(|c| !c.is_empty()),
+        cursor: filters.cursor.filter(|c| !c.is_empty()),
     };
     let (rows, next_cursor) = customers::list(web::caller().await?, &query).await?;
     Ok(CustomersPage {

@@ -92,8 +92,9 @@ pub async fn customer_voice(days: Option<u32>) -> Result<Voice, UiError> {
                 .collect(),
         },
     };
-    let complaints = ranked(complaints(web::caller().await?, &query).await?);
-    let requests = ranked(feature_requests(web::caller().await?, &query).await?);
+    let (first, second) = (web::caller(), web::caller());
+    let complaints = ranked(complaints(first.await?, &query).await?);
+    let requests = ranked(feature_requests(second.await?, &query).await?);
     Ok(Voice {
         period: format!("{from} to {to}"),
         complaints,

@@ -88,14 +88,16 @@ pub async fn list_members() -> Result<Vec<MemberRow>, UiError> {
 #[server(prefix = "/rpc", endpoint = "invite-member")]
 pub async fn invite_member(email: String, role: String) -> Result<Flash, UiError> {
     use crate::backend::{invitations, web};
+    // Read from the request before the first await (see `web::caller`).
+    let (caller, origin, plain) = (web::caller(), web::site_origin(), web::is_plain_form_post());
     let result = async {
-        let created = invitations::create(web::caller().await?, &email, &role).await?;
+        let created = invitations::create(caller.await?, &email, &role).await?;
         let flash = Flash::Invitation {
             email: created.email,
             role: created.role.as_str().to_owned(),
-            link: format!("{}{}", web::site_origin(), created.accept_url),
+            link: format!("{origin}{}", created.accept_url),
         };
-        if web::is_plain_form_post() {
+        if plain {
             web::set_flash(&flash).await?;
         }
         Ok(flash)
@@ -155,6 +157,8 @@ pub async fn create_api_key(
     scope_admin: Option<String>,
 ) -> Result<Flash, UiError> {
     use crate::backend::{api_keys, web};
+    // Read from the request before the first await (see `web::caller`).
+    let (caller, plain) = (web::caller(), web::is_plain_form_post());
     let result = async {
         let scopes: Vec<String> = [
             ("ingest", scope_ingest),
@@ -165,12 +169,12 @@ pub async fn create_api_key(
         .filter(|(_, ticked)| ticked.is_some())
         .map(|(scope, _)| scope.to_owned())
         .collect();
-        let created = api_keys::create(web::caller().await?, &name, &scopes).await?;
+        let created = api_keys::create(caller.await?, &name, &scopes).await?;
         let flash = Flash::ApiKey {
             name: created.name,
             key: created.key,
         };
-        if web::is_plain_form_post() {
+        if plain {
             web::set_flash(&flash).await?;
         }
         Ok(flash)

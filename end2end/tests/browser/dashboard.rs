@@ -118,6 +118,7 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
         where (at at time zone 'UTC')::date > (now() at time zone 'UTC')::date - $1";
     let revenue_30 = figure(&page, "revenue").await;
     let active_30 = figure(&page, "active_customers").await;
+
     page.screenshot_to_file(&artifacts_dir().join("dashboard.png"), None)
         .await
         .unwrap();
@@ -190,6 +191,43 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
         .await
         .unwrap();
     assert!(hint.contains("Import orders"), "{hint}");
+
+    // The customers list, filtered, downloads as exactly the rows it shows.
+    open(
+        &page,
+        &server,
+        "/customers?seen_within_days=7&sort=last_seen",
+        true,
+    )
+    .await;
+    let shown_ids: Vec<String> = page
+        .evaluate(
+            "Array.from(document.querySelectorAll('table[aria-label=Customers] tbody tr')).map(r => r.dataset.externalId)",
+            None::<&()>,
+        )
+        .await
+        .unwrap();
+    let href = page
+        .locator("a[download]")
+        .get_attribute("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        href.contains("seen_within_days=7") && href.contains("sort=last_seen"),
+        "{href}"
+    );
+    let csv: String = page
+        .evaluate(&format!("fetch('{href}').then(r => r.text())"), None::<&()>)
+        .await
+        .unwrap();
+    let exported: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert!(!shown_ids.is_empty());
+    assert_eq!(exported, shown_ids, "{csv}");
 
     // Without JavaScript the same figures are rendered by the server.
     let plain = browser.page(false).await;

@@ -9,7 +9,7 @@ use app::backend::ingest::imports::{self, Entity, ImportStatus, RowError, Upload
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use futures_util::stream;
 use uuid::Uuid;
@@ -92,6 +92,7 @@ pub async fn errors_csv(
     let org_id = caller.tenant.org_id();
     imports::status(caller, id).await?;
     let header = Bytes::from_static(b"line,field,code,message\n");
+    let file_name = format!("import-{id}-errors.csv");
     let pages = stream::unfold(Some(None::<(i64, String)>), move |after| {
         let db = state.db.clone();
         async move {
@@ -110,23 +111,7 @@ pub async fn errors_csv(
             Some((Ok(bytes), next.map(Some)))
         }
     });
-    // Fused: a body may be polled again after its end (compression does), which a bare
-    // `unfold` forbids.
-    let body = Body::from_stream(stream::StreamExt::fuse(stream::StreamExt::chain(
-        stream::once(async { Ok(header) }),
-        pages,
-    )));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"import-{id}-errors.csv\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(super::csv_download(&file_name, header, pages))
 }
 
 fn csv_rows(page: &[RowError]) -> Bytes {

@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard", get(dashboard::show))
         .route("/events", get(events::stream))
         .route("/customers", get(customers::list))
+        .route("/customers/export.csv", get(customers::export))
         .route("/customers/{id}", get(customers::profile))
         .route("/customers/{id}/scores", get(analytics::customer_scores))
         .route("/customers/{id}/patterns", get(analytics::customer_patterns))
@@ -87,6 +88,32 @@ pub fn router() -> Router<AppState> {
 /// each fit in the body limit.
 fn batch<K: app::backend::ingest::batch::Kind + 'static>() -> axum::routing::MethodRouter<AppState> {
     post(ingest::batch_of::<K>).layer(axum::extract::DefaultBodyLimit::max(32 * 1024 * 1024))
+}
+
+/// A CSV file sent as it is read: `header`, then each page of rows from `pages`, as an
+/// attachment named `file_name`.
+pub fn csv_download(
+    file_name: &str,
+    header: axum::body::Bytes,
+    pages: impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send + 'static,
+) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    use futures_util::stream::{self, StreamExt};
+    // Fused: a body may be polled again after its end (compression does), which a bare
+    // `unfold` forbids.
+    let body = axum::body::Body::from_stream(stream::once(async { Ok(header) }).chain(pages).fuse());
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// A list answer (SPEC OPS-4a). Lists that fit one page say so with `next_cursor: null`.

@@ -5,6 +5,7 @@ mod access;
 mod analytics;
 mod binary;
 mod commerce_schema;
+mod customer_filters;
 mod dashboard;
 mod database;
 mod health;

@@ -64,6 +64,27 @@ pub struct TimelineEntry {
     pub channel: String,
     pub event_type: String,
     pub content: Option<String>,
+    /// The text's sentiment label once scored (`negative`, `neutral`, `positive`).
+    pub sentiment: Option<String>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct ReviewEntry {
+    pub id: Uuid,
+    pub external_id: String,
+    pub reviewed_at: DateTime<Utc>,
+    pub sku: String,
+    pub rating: i16,
+    pub content: String,
+    pub sentiment: Option<String>,
+}
+
+/// One week of a customer's scored texts: mean polarity (P+ − P−, −1 … 1) and how many.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct SentimentWeek {
+    pub week: chrono::NaiveDate,
+    pub polarity: f64,
+    pub texts: i64,
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -83,6 +104,9 @@ pub struct CustomerProfile {
     pub customer: CustomerSummary,
     pub interactions: Vec<TimelineEntry>,
     pub orders: Vec<OrderSummary>,
+    pub reviews: Vec<ReviewEntry>,
+    /// Weekly sentiment over the last 26 weeks with texts.
+    pub sentiment_trend: Vec<SentimentWeek>,
 }
 
 /// The list's columns: the customer with the last scoring run's view of them (`c`, `s`).
@@ -365,8 +389,10 @@ pub async fn profile(mut caller: Caller, id: Uuid) -> Result<CustomerProfile, Ap
         return Err(ApiError::NotFound);
     };
     let interactions = sqlx::query_as(
-        "select id, external_id, occurred_at, channel, event_type, content from interactions
-         where org_id = $1 and customer_id = $2 order by occurred_at desc limit 50",
+        "select i.id, i.external_id, i.occurred_at, i.channel, i.event_type, i.content, s.label as sentiment
+         from interactions i
+         left join text_scores s on s.org_id = i.org_id and s.subject = 'interaction' and s.subject_id = i.id
+         where i.org_id = $1 and i.customer_id = $2 order by i.occurred_at desc limit 50",
     )
     .bind(org_id)
     .bind(id)
@@ -380,10 +406,34 @@ pub async fn profile(mut caller: Caller, id: Uuid) -> Result<CustomerProfile, Ap
     .bind(id)
     .fetch_all(caller.tenant.conn())
     .await?;
+    let reviews = sqlx::query_as(
+        "select r.id, r.external_id, r.reviewed_at, r.sku, r.rating, r.content, s.label as sentiment
+         from reviews r
+         left join text_scores s on s.org_id = r.org_id and s.subject = 'review' and s.subject_id = r.id
+         where r.org_id = $1 and r.customer_id = $2 order by r.reviewed_at desc limit 50",
+    )
+    .bind(org_id)
+    .bind(id)
+    .fetch_all(caller.tenant.conn())
+    .await?;
+    let sentiment_trend = sqlx::query_as(
+        "select * from (
+             select date_trunc('week', written_at at time zone 'UTC')::date as week,
+                    avg(positive::float8 - negative::float8) as polarity, count(*) as texts
+             from text_scores where org_id = $1 and customer_id = $2
+             group by 1 order by 1 desc limit 26
+         ) w order by week",
+    )
+    .bind(org_id)
+    .bind(id)
+    .fetch_all(caller.tenant.conn())
+    .await?;
     caller.tenant.commit().await?;
     Ok(CustomerProfile {
         customer,
         interactions,
         orders,
+        reviews,
+        sentiment_trend,
     })
 }

@@ -29,6 +29,33 @@ pub fn ChartBox(
     }
 }
 
+/// A line of values over time (label, value, how many it averages), e.g. a customer's weekly
+/// sentiment on the −1 … 1 scale.
+#[component]
+pub fn TrendChart(
+    id: &'static str,
+    title: &'static str,
+    points: Vec<(String, f64, i64)>,
+    summary: String,
+) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        let points = StoredValue::new(points);
+        Effect::new(move |_| points.with_value(|p| draw::trend(id, p)));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = points;
+    let heading = format!("{id}-title");
+    let labelled_by = heading.clone();
+    view! {
+        <figure class="chart" aria-labelledby=labelled_by>
+            <h2 id=heading>{title}</h2>
+            <div id=id class="chart-canvas" role="img" aria-label=summary.clone()></div>
+            <figcaption class="chart-summary">{summary}</figcaption>
+        </figure>
+    }
+}
+
 #[cfg(feature = "hydrate")]
 mod draw {
     use charming::component::{Axis, Legend, VisualMap};
@@ -43,14 +70,6 @@ mod draw {
     /// Draws chart `id` into its element, sized to it. Does nothing when the ECharts script
     /// did not load (charming's bindings would throw and stop the page's interactivity).
     pub fn chart(id: &str, d: &Dashboard) {
-        let Some(window) = web_sys::window() else { return };
-        if !js_sys::Reflect::has(&window, &JsValue::from_str("echarts")).unwrap_or(false) {
-            return;
-        }
-        let Some(element) = window.document().and_then(|doc| doc.get_element_by_id(id)) else {
-            return;
-        };
-        let width = element.client_width().max(280) as u32;
         let chart = match id {
             "chart-sentiment" => sentiment(d),
             "chart-revenue" => revenue(d),
@@ -58,7 +77,65 @@ mod draw {
             "chart-segments" => segments(d),
             _ => return,
         };
-        let _ = WasmRenderer::new(width, 300).render(id, &chart);
+        render(id, chart);
+    }
+
+    /// A line of `points` on the sentiment scale, with the texts behind each as bars.
+    pub fn trend(id: &str, points: &[(String, f64, i64)]) {
+        let chart = Chart::new()
+            .tooltip(Tooltip::new().trigger(Trigger::Axis))
+            .legend(Legend::new().data(vec!["Average sentiment", "Texts"]))
+            .x_axis(
+                Axis::new()
+                    .type_(AxisType::Category)
+                    .data(points.iter().map(|p| p.0.clone()).collect::<Vec<_>>()),
+            )
+            .y_axis(
+                Axis::new()
+                    .type_(AxisType::Value)
+                    .name("Sentiment")
+                    .min(-1)
+                    .max(1),
+            )
+            .y_axis(Axis::new().type_(AxisType::Value).name("Texts"))
+            .series(
+                Bar::new()
+                    .name("Texts")
+                    .y_axis_index(1)
+                    .data(points.iter().map(|p| p.2).collect::<Vec<_>>()),
+            )
+            .series(
+                Line::new().name("Average sentiment").data(
+                    points
+                        .iter()
+                        .map(|p| (p.1 * 1000.0).round() / 1000.0)
+                        .collect::<Vec<_>>(),
+                ),
+            );
+        render(id, chart);
+    }
+
+    /// Draws `chart` into element `id`. A view that replaces an older one (a live refresh)
+    /// is mounted a moment after its effects run, so a missing element is looked for again
+    /// on the next frames.
+    fn render(id: &str, chart: Chart) {
+        fn attempt(id: String, chart: Chart, tries_left: u32) {
+            let Some(window) = web_sys::window() else { return };
+            if !js_sys::Reflect::has(&window, &JsValue::from_str("echarts")).unwrap_or(false) {
+                return;
+            }
+            match window.document().and_then(|doc| doc.get_element_by_id(&id)) {
+                Some(element) => {
+                    let width = element.client_width().max(280) as u32;
+                    let _ = WasmRenderer::new(width, 300).render(&id, &chart);
+                }
+                None if tries_left > 0 => {
+                    leptos::prelude::request_animation_frame(move || attempt(id, chart, tries_left - 1))
+                }
+                None => {}
+            }
+        }
+        attempt(id.to_owned(), chart, 30);
     }
 
     fn labels(d: &Dashboard) -> Vec<String> {

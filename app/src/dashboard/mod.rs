@@ -8,6 +8,7 @@ mod page;
 
 use serde::{Deserialize, Serialize};
 
+pub use charts::TrendChart;
 pub use page::DashboardPage;
 
 /// Everything the dashboard shows for one range and filter.

@@ -238,11 +238,15 @@ pub fn CustomerPage() -> impl IntoView {
 fn CustomerProfile() -> impl IntoView {
     let params = use_params_map();
     let found = Resource::new(move || params.with(|p| p.get("id").unwrap_or_default()), customer);
+    // New texts and their scores change the timeline and the trend.
+    crate::live::follow(&["interactions_created", "sentiment_scored"], move || {
+        found.refetch()
+    });
     view! {
         <div class="settings">
             <DataNav />
             <section class="card">
-                <Suspense fallback=|| view! { <p class="loading">"Loading the customer…"</p> }>
+                <Transition fallback=|| view! { <p class="loading">"Loading the customer…"</p> }>
                     {move || Suspend::new(async move {
                         match found.await {
                             Err(error) => view! { <Title text="Customer" /> <h1>"Customer"</h1> {load_error(error)} }.into_any(),
@@ -265,6 +269,7 @@ fn CustomerProfile() -> impl IntoView {
                                     </dl>
                                     <ScoresCard scores=view.scores />
                                     <PatternsCard patterns=view.patterns />
+                                    <SentimentTrend weeks=view.sentiment_trend />
                                     <h2>"Timeline"</h2>
                                     {if view.timeline.is_empty() {
                                         view! { <p class="empty">"Nothing recorded yet."</p> }.into_any()
@@ -276,6 +281,11 @@ fn CustomerProfile() -> impl IntoView {
                                                         <span class="badge">{item.kind}</span>
                                                         " " <strong>{item.title}</strong>
                                                         " " <time>{item.at}</time>
+                                                        {item.sentiment.map(|label| {
+                                                            let class = format!("badge sentiment-{label}");
+                                                            let shown = label.clone();
+                                                            view! { " " <span class=class data-sentiment=label>{shown}</span> }
+                                                        })}
                                                         {item.detail.map(|text| view! { <blockquote>{text}</blockquote> })}
                                                     </li>
                                                 }).collect_view()}
@@ -286,10 +296,32 @@ fn CustomerProfile() -> impl IntoView {
                             }
                         }
                     })}
-                </Suspense>
+                </Transition>
             </section>
         </div>
     }
+}
+
+/// The customer's weekly sentiment as a chart (drawn in the browser) and in words.
+#[component]
+fn SentimentTrend(weeks: Vec<(String, f64, i64)>) -> impl IntoView {
+    if weeks.is_empty() {
+        return view! {
+            <h2>"Sentiment"</h2>
+            <p class="empty">"No scored texts yet: the trend appears once this customer has written."</p>
+        }
+        .into_any();
+    }
+    let texts: i64 = weeks.iter().map(|w| w.2).sum();
+    let (first, last) = (&weeks[0], &weeks[weeks.len() - 1]);
+    let summary = format!(
+        "Average sentiment per week (−1 all negative, 1 all positive) over {texts} scored texts: {:+.2} in the week of {}, {:+.2} in the week of {}.",
+        first.1, first.0, last.1, last.0
+    );
+    view! {
+        <crate::dashboard::TrendChart id="customer-sentiment" title="Sentiment" points=weeks summary />
+    }
+    .into_any()
 }
 
 /// A customer's segment, value and churn risk with their ranges and reasons, or what is

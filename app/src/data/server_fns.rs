@@ -77,16 +77,20 @@ pub struct TimelineItem {
     pub kind: String,
     pub title: String,
     pub detail: Option<String>,
+    /// The text's sentiment label, once scored.
+    pub sentiment: Option<String>,
 }
 
 /// A customer's page: the profile, their scores and the latest interactions and orders,
 /// newest first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CustomerView {
     pub customer: CustomerRow,
     pub scores: ScoresView,
     pub patterns: PatternsView,
     pub timeline: Vec<TimelineItem>,
+    /// (week, mean polarity −1 … 1, texts) of the last 26 weeks with scored texts.
+    pub sentiment_trend: Vec<(String, f64, i64)>,
 }
 
 /// A customer's behaviour patterns of the last 30 days in words, or why there are none.
@@ -289,6 +293,7 @@ pub async fn customer(id: String) -> Result<CustomerView, UiError> {
                     kind: i.channel.clone(),
                     title: i.event_type.replace('_', " "),
                     detail: i.content,
+                    sentiment: i.sentiment,
                 },
             )
         })
@@ -306,6 +311,19 @@ pub async fn customer(id: String) -> Result<CustomerView, UiError> {
                         o.status
                     ),
                     detail: None,
+                    sentiment: None,
+                },
+            )
+        }))
+        .chain(profile.reviews.into_iter().map(|r| {
+            (
+                r.reviewed_at,
+                TimelineItem {
+                    at: when(r.reviewed_at),
+                    kind: "review".into(),
+                    title: format!("Review of {} · {} of 5", r.sku, r.rating),
+                    detail: Some(r.content),
+                    sentiment: r.sentiment,
                 },
             )
         }))
@@ -316,6 +334,11 @@ pub async fn customer(id: String) -> Result<CustomerView, UiError> {
         scores,
         patterns,
         timeline: timeline.into_iter().map(|(_, item)| item).collect(),
+        sentiment_trend: profile
+            .sentiment_trend
+            .into_iter()
+            .map(|w| (w.week.to_string(), w.polarity, w.texts))
+            .collect(),
     })
 }
 

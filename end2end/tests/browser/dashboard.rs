@@ -144,6 +144,12 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
     )
     .await;
     println!("a new order reached the open dashboard in {:?}", sent.elapsed());
+    shown(
+        &page,
+        "#chart-revenue canvas",
+        "the charts are drawn again after the update",
+    )
+    .await;
     let still_here: i64 = page.evaluate("window.stillHere", None::<&()>).await.unwrap();
     assert_eq!(still_here, 42, "the page was not reloaded");
     let revenue_30 = figure(&page, "revenue").await;

@@ -92,6 +92,20 @@ async fn a_csv_upload_with_bad_rows_reaches_100_percent_and_reports_the_bad_line
     wait_for_path(&page, "**/customers/*").await;
     let timeline = text(&page, "ol[aria-label=Timeline]").await;
     assert!(timeline.contains("Hello, where is my parcel?"), "{timeline}");
+    // The text is scored in the background; the open page shows its label and the trend
+    // as the scores arrive (live), without a reload.
+    shown(
+        &page,
+        "ol[aria-label=Timeline] [data-sentiment]",
+        "the message gets its sentiment",
+    )
+    .await;
+    shown(
+        &page,
+        "#customer-sentiment canvas",
+        "the sentiment trend is drawn",
+    )
+    .await;
     // Scores describe buying: a customer who has only written says what is missing.
     let scores = text(&page, "[data-testid=customer-scores]").await;
     assert!(

@@ -72,7 +72,7 @@ async fn every_text_is_scored_once_and_customers_match_a_recomputation(
     admin: PgConnectOptions,
 ) {
     let app = TestApp::spawn(admin).await;
-    organization_with_texts(&app, "owner@texts.test", "Texts").await;
+    let (token, _) = organization_with_texts(&app, "owner@texts.test", "Texts").await;
     register_models(&app.app_db).await.unwrap();
     assert_eq!(
         scalar::<i64>(&app.admin_db, "select count(*) from scoring_queue").await,
@@ -142,6 +142,36 @@ async fn every_text_is_scored_once_and_customers_match_a_recomputation(
     )
     .await;
     assert_eq!(searchable, 3);
+
+    // The customer's page: texts with their labels, the review in the timeline, the weekly trend.
+    let angry: Uuid = scalar(
+        &app.admin_db,
+        "select id from customers where external_id = 'angry'",
+    )
+    .await;
+    let (status, profile) = get_as(&app, &token, &format!("/api/v1/customers/{angry}")).await;
+    assert_eq!(status, 200);
+    let labels: Vec<&str> = profile["interactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sentiment"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["negative", "negative"]);
+    assert_eq!(profile["reviews"][0]["rating"], 1);
+    assert_eq!(profile["reviews"][0]["sentiment"], "negative");
+    let weeks = profile["sentiment_trend"].as_array().unwrap();
+    let texts: i64 = weeks.iter().map(|w| w["texts"].as_i64().unwrap()).sum();
+    assert_eq!(texts, 3, "two messages and a review: {weeks:?}");
+    assert!(
+        weeks.iter().all(|w| w["polarity"].as_f64().unwrap() < 0.0),
+        "{weeks:?}"
+    );
+    let starts: Vec<&str> = weeks.iter().map(|w| w["week"].as_str().unwrap()).collect();
+    assert!(
+        starts.windows(2).all(|p| p[0] < p[1]),
+        "oldest week first: {starts:?}"
+    );
 }
 
 async fn customer_sentiment(db: &PgPool) -> Vec<(String, f64, i64, Option<f64>)> {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Dashboard and live-update benchmark (issue: live dashboard): seeds one organization with the
+# demo generator on a fresh database, gives every text a score (synthetic, so no scoring
+# worker competes for the cores during the measurements), starts the release server and runs
+# server/examples/bench_dashboard.rs. Release build.
+#
+#   scripts/bench-dashboard.sh                       # 17,000 customers ≈ 2 M interactions
+#   BENCH_CUSTOMERS=85000 scripts/bench-dashboard.sh # ≈ 10 M interactions
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_postgres
+say "building the server and the benchmark (release)"
+cargo build --quiet --release -p server --bin sightline --example bench_dashboard
+admin_url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+db_url="${admin_url%/*}/sightline_bench_$$"
+customers="${BENCH_CUSTOMERS:-17000}"
+
+say "generating the demo organization ($customers customers)"
+DATABASE_URL="$db_url" RUST_LOG=warn "$TARGET_DIR/release/sightline" seed-demo --customers "$customers" --replace
+say "scoring every text (synthetic scores, set-based)"
+psql "$db_url" -q <<'SQL'
+insert into ml_models (name, version, kind) values ('bench', '1', 'sentiment') on conflict do nothing;
+insert into text_scores (org_id, subject, subject_id, customer_id, written_at, channel, label, positive, neutral,
+                         negative, confidence, scorer, model_name, model_version)
+select org_id, 'interaction', id, customer_id, occurred_at, channel,
+       case when h < 0.3 then 'negative' when h < 0.5 then 'neutral' else 'positive' end,
+       case when h < 0.3 then 0.1 when h < 0.5 then 0.3 else 0.8 end, 0.1,
+       case when h < 0.3 then 0.8 when h < 0.5 then 0.6 else 0.1 end, 0.8, 'lexicon', 'bench', '1'
+from (select *, (abs(hashtext(id::text)) % 1000) / 1000.0 as h from interactions where content is not null) i;
+delete from scoring_queue;
+delete from live_events;
+vacuum analyze;
+SQL
+
+# 5,000 clients need file descriptors on both ends.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+BENCH_DB="sightline_bench_$$"
+start_bench_server
+BENCH_URL="$BENCH_BASE" BENCH_DATABASE_URL="$BENCH_DB_URL" BENCH_SERVER_PID="$BENCH_SERVER" \
+  "$TARGET_DIR/release/examples/bench_dashboard"

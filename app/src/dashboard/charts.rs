@@ -18,15 +18,7 @@ pub fn ChartBox(
     Effect::new(move |_| dashboard.with_value(|d| draw::chart(id, d)));
     #[cfg(not(feature = "hydrate"))]
     let _ = dashboard;
-    let heading = format!("{id}-title");
-    let labelled_by = heading.clone();
-    view! {
-        <figure class="card chart" aria-labelledby=labelled_by>
-            <h2 id=heading>{title}</h2>
-            <div id=id class="chart-canvas" role="img" aria-label=summary.clone()></div>
-            <figcaption class="chart-summary">{summary}</figcaption>
-        </figure>
-    }
+    view! { <ChartFrame id title summary class="card chart" /> }
 }
 
 /// A line of values over time (label, value, how many it averages), e.g. a customer's weekly
@@ -45,10 +37,17 @@ pub fn TrendChart(
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = points;
+    view! { <ChartFrame id title summary class="chart" /> }
+}
+
+/// The markup every chart shares: a heading, the area the browser draws into (an image to
+/// assistive technology, named by the summary) and the summary in words.
+#[component]
+fn ChartFrame(id: &'static str, title: &'static str, summary: String, class: &'static str) -> impl IntoView {
     let heading = format!("{id}-title");
     let labelled_by = heading.clone();
     view! {
-        <figure class="chart" aria-labelledby=labelled_by>
+        <figure class=class aria-labelledby=labelled_by>
             <h2 id=heading>{title}</h2>
             <div id=id class="chart-canvas" role="img" aria-label=summary.clone()></div>
             <figcaption class="chart-summary">{summary}</figcaption>
@@ -58,7 +57,7 @@ pub fn TrendChart(
 
 #[cfg(feature = "hydrate")]
 mod draw {
-    use charming::component::{Axis, Legend, VisualMap};
+    use charming::component::{Axis, Feature, Legend, SaveAsImage, SaveAsImageType, Toolbox, VisualMap};
     use charming::datatype::DataPoint;
     use charming::element::{AxisType, Label, NameLocation, Orient, Tooltip, Trigger};
     use charming::series::{Bar, Heatmap, Line};
@@ -82,7 +81,7 @@ mod draw {
 
     /// A line of `points` on the sentiment scale, with the texts behind each as bars.
     pub fn trend(id: &str, points: &[(String, f64, i64)]) {
-        let chart = Chart::new()
+        let chart = base(id)
             .tooltip(Tooltip::new().trigger(Trigger::Axis))
             .legend(Legend::new().data(vec!["Average sentiment", "Texts"]))
             .x_axis(
@@ -138,6 +137,19 @@ mod draw {
         attempt(id.to_owned(), chart, 30);
     }
 
+    /// Every chart: a toolbox button that downloads it as a PNG named after the chart.
+    fn base(id: &str) -> Chart {
+        Chart::new().toolbox(
+            Toolbox::new().feature(
+                Feature::new().save_as_image(
+                    SaveAsImage::new()
+                        .type_(SaveAsImageType::Png)
+                        .name(format!("sightline-{id}")),
+                ),
+            ),
+        )
+    }
+
     fn labels(d: &Dashboard) -> Vec<String> {
         d.series.iter().map(|b| b.start.clone()).collect()
     }
@@ -151,7 +163,7 @@ mod draw {
                 None => DataPoint::from("-"),
             })
             .collect();
-        Chart::new()
+        base("chart-sentiment")
             .tooltip(Tooltip::new().trigger(Trigger::Axis))
             .legend(Legend::new().data(vec!["Average sentiment", "Interactions"]))
             .x_axis(Axis::new().type_(AxisType::Category).data(labels(d)))
@@ -173,7 +185,7 @@ mod draw {
     }
 
     fn revenue(d: &Dashboard) -> Chart {
-        Chart::new()
+        base("chart-revenue")
             .tooltip(Tooltip::new().trigger(Trigger::Axis))
             .legend(Legend::new().data(vec!["Revenue", "Orders"]))
             .x_axis(Axis::new().type_(AxisType::Category).data(labels(d)))
@@ -200,7 +212,7 @@ mod draw {
     }
 
     fn channels(d: &Dashboard) -> Chart {
-        Chart::new()
+        base("chart-channels")
             .tooltip(Tooltip::new().trigger(Trigger::Axis))
             .legend(Legend::new().data(vec!["Interactions", "Orders", "Scored texts"]))
             .x_axis(
@@ -241,7 +253,7 @@ mod draw {
             })
             .collect();
         let scores: Vec<String> = (1..=5).map(|s| s.to_string()).collect();
-        Chart::new()
+        base("chart-segments")
             .tooltip(Tooltip::new().trigger(Trigger::Item))
             .x_axis(
                 Axis::new()

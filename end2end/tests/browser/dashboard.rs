@@ -15,6 +15,15 @@ async fn post(page: &Page, path: &str, body: Value) -> u16 {
     page.evaluate(&script, None::<&()>).await.unwrap()
 }
 
+/// Picks `value` in the filter `select` and applies the filters (a plain GET form).
+async fn choose(page: &Page, select: &str, value: &str) {
+    page.locator(select).select_option(value, None).await.unwrap();
+    page.locator(".dashboard-filters button[type=submit]")
+        .click(None)
+        .await
+        .unwrap();
+}
+
 /// The figure a KPI tile shows, as the number the server rendered.
 async fn figure(page: &Page, key: &str) -> f64 {
     page.locator(format!("[data-kpi={key}] .kpi-value"))
@@ -96,6 +105,14 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
     open(&page, &server, "/app?days=30", true).await;
     shown(&page, "#chart-revenue canvas", "the revenue chart is drawn").await;
     shown(&page, "#chart-sentiment canvas", "the sentiment chart is drawn").await;
+    let download: String = page
+        .evaluate(
+            "echarts.getInstanceByDom(document.getElementById('chart-revenue')).getOption().toolbox[0].feature.saveAsImage.type",
+            None::<&()>,
+        )
+        .await
+        .unwrap();
+    assert_eq!(download, "png", "every chart offers a PNG download");
     let db = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect(&server.database_url())
@@ -132,11 +149,8 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
     let order = json!({ "records": [{ "external_id": "o-live", "customer_external_id": "c-new",
         "ordered_at": days_ago(0), "status": "paid", "currency": "EUR", "channel": "web", "total": "99.00",
         "lines": [{ "sku": "MUG-1", "quantity": 1, "unit_price": "99.00" }] }] });
-    let script = format!(
-        "fetch('/api/v1/orders/batch', {{ method: 'POST', headers: {{ 'content-type': 'application/json' }}, body: JSON.stringify({order}) }}).then(r => r.status)"
-    );
-    assert_eq!(page.evaluate::<(), u16>(&script, None).await.unwrap(), 201);
-    // (The request above is the page's own: the dashboard does not know it sent it.)
+    // The page's own request: the dashboard does not know it sent it.
+    assert_eq!(post(&page, "/api/v1/orders/batch", order).await, 201);
     shown(
         &page,
         "[data-kpi=orders] .kpi-value[data-value=\"16\"]",
@@ -161,28 +175,14 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
     let active_30 = figure(&page, "active_customers").await;
 
     // A shorter range through the form: the address and the figures follow.
-    page.locator("#dashboard-days")
-        .select_option("7", None)
-        .await
-        .unwrap();
-    page.locator(".dashboard-filters button[type=submit]")
-        .click(None)
-        .await
-        .unwrap();
+    choose(&page, "#dashboard-days", "7").await;
     wait_for_path(&page, "**/app?days=7*").await;
     let revenue_7 = figure(&page, "revenue").await;
     assert_eq!(revenue_7, direct(REVENUE, 7).await);
     assert!(revenue_7 < revenue_30, "{revenue_7} < {revenue_30}");
 
     // The e-mail channel alone has no orders, and says so.
-    page.locator("#dashboard-channel")
-        .select_option("email", None)
-        .await
-        .unwrap();
-    page.locator(".dashboard-filters button[type=submit]")
-        .click(None)
-        .await
-        .unwrap();
+    choose(&page, "#dashboard-channel", "email").await;
     wait_for_path(&page, "**/app?days=7&*channel=email*").await;
     shown(
         &page,

@@ -46,6 +46,9 @@ create function prune_live_events(keep interval) returns integer
     with gone as (delete from live_events where created_at < now() - keep returning 1)
     select count(*)::integer from gone
 $$;
+-- The pruning runs as the owner and must see and remove every organization's old events.
+create policy live_events_owner_reading on live_events for select to sightline_owner using (true);
+create policy live_events_owner_pruning on live_events for delete to sightline_owner using (true);
 revoke all on function prune_live_events(interval) from public;
 grant execute on function prune_live_events(interval) to sightline_app;
 

@@ -137,6 +137,38 @@ async fn a_write_reaches_its_organizations_browsers_and_no_others(_: PgPoolOptio
     assert_eq!(anonymous, 401);
 }
 
+/// The job worker's housekeeping removes every organization's day-old events, and only those.
+#[sqlx::test(migrations = false)]
+async fn events_older_than_a_day_are_pruned(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    for slug in ["first", "second"] {
+        sqlx::query(
+            "with o as (insert into organizations (slug, name) values ($1, $1) returning id)
+             insert into live_events (org_id, kind, created_at)
+             select id, 'test', now() - make_interval(hours => h) from o, unnest(array[1, 23, 25, 48]) h",
+        )
+        .bind(slug)
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
+    }
+    let pruned = app::backend::live::prune(&app.app_db).await.unwrap();
+    let left: i64 =
+        sqlx::query_scalar("select count(*) from live_events where created_at > now() - interval '1 day'")
+            .fetch_one(&app.admin_db)
+            .await
+            .unwrap();
+    let all: i64 = sqlx::query_scalar("select count(*) from live_events")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+    assert_eq!(
+        (pruned, left, all),
+        (4, 4, 4),
+        "two old events of each organization went"
+    );
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_reconnecting_browser_gets_what_it_missed_exactly_once(_: PgPoolOptions, admin: PgConnectOptions) {
     let app = TestApp::spawn(admin).await;

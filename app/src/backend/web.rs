@@ -136,10 +136,23 @@ pub fn site_origin() -> String {
     format!("{scheme}://{host}")
 }
 
-/// Keeps a one-time value (a new API key, an invitation link) for the next page render.
-pub async fn set_flash(value: &crate::settings::Flash) -> Result<(), UiError> {
-    session()
-        .await?
+/// The request's session, read now from the request (see `caller`): a server function that
+/// will need it after an await takes it first.
+pub fn session_now() -> Result<Session, UiError> {
+    parts()?
+        .extensions
+        .get::<Session>()
+        .cloned()
+        .ok_or(UiError::Internal { request_id: None })
+}
+
+/// Keeps a one-time value (a new API key, an invitation link) in `session` for the next page
+/// render.
+pub async fn set_flash(
+    session: Result<Session, UiError>,
+    value: &crate::settings::Flash,
+) -> Result<(), UiError> {
+    session?
         .insert(FLASH, value)
         .await
         .map_err(|e| ApiError::internal(e).into())

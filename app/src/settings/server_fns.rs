@@ -89,7 +89,12 @@ pub async fn list_members() -> Result<Vec<MemberRow>, UiError> {
 pub async fn invite_member(email: String, role: String) -> Result<Flash, UiError> {
     use crate::backend::{invitations, web};
     // Read from the request before the first await (see `web::caller`).
-    let (caller, origin, plain) = (web::caller(), web::site_origin(), web::is_plain_form_post());
+    let (caller, origin, plain, session) = (
+        web::caller(),
+        web::site_origin(),
+        web::is_plain_form_post(),
+        web::session_now(),
+    );
     let result = async {
         let created = invitations::create(caller.await?, &email, &role).await?;
         let flash = Flash::Invitation {
@@ -98,7 +103,7 @@ pub async fn invite_member(email: String, role: String) -> Result<Flash, UiError
             link: format!("{origin}{}", created.accept_url),
         };
         if plain {
-            web::set_flash(&flash).await?;
+            web::set_flash(session, &flash).await?;
         }
         Ok(flash)
     }
@@ -158,7 +163,7 @@ pub async fn create_api_key(
 ) -> Result<Flash, UiError> {
     use crate::backend::{api_keys, web};
     // Read from the request before the first await (see `web::caller`).
-    let (caller, plain) = (web::caller(), web::is_plain_form_post());
+    let (caller, plain, session) = (web::caller(), web::is_plain_form_post(), web::session_now());
     let result = async {
         let scopes: Vec<String> = [
             ("ingest", scope_ingest),
@@ -175,7 +180,7 @@ pub async fn create_api_key(
             key: created.key,
         };
         if plain {
-            web::set_flash(&flash).await?;
+            web::set_flash(session, &flash).await?;
         }
         Ok(flash)
     }

@@ -48,10 +48,11 @@ pub fn state_from_settings(settings: &Settings) -> Result<AppState, StateError> 
         Some(url) => Some(redis::Client::open(secrecy::ExposeSecret::expose_secret(url))?),
         None => None,
     };
+    let db = crate::database::app_pool(&settings.database);
     Ok(AppState {
         leptos_options: leptos_options(settings.addr, &settings.site_root),
-        db: crate::database::app_pool(&settings.database),
-        live: app::backend::live::LiveHub::start(crate::database::app_pool(&settings.database)),
+        live: app::backend::live::LiveHub::start(db.clone()),
+        db,
         limits: Arc::new(Limits::new(&settings.limits, redis.clone())),
         redis,
         keys: Arc::new(key_ring(&settings.jwt)?),

@@ -81,14 +81,32 @@ mod draw {
 
     /// A line of `points` on the sentiment scale, with the texts behind each as bars.
     pub fn trend(id: &str, points: &[(String, f64, i64)]) {
-        let chart = base(id)
+        let labels = points.iter().map(|p| p.0.clone()).collect();
+        let sentiment = points.iter().map(|p| Some(p.1)).collect::<Vec<_>>();
+        let volume = points.iter().map(|p| p.2).collect();
+        render(id, sentiment_over_volume(id, labels, &sentiment, "Texts", volume));
+    }
+
+    /// Average sentiment (−1 … 1, a gap where there is none) as a line over a volume as bars:
+    /// the dashboard's trend and a customer's.
+    fn sentiment_over_volume(
+        id: &str,
+        labels: Vec<String>,
+        sentiment: &[Option<f64>],
+        volume_name: &'static str,
+        volume: Vec<i64>,
+    ) -> Chart {
+        let polarity: Vec<DataPoint> = sentiment
+            .iter()
+            .map(|s| match s {
+                Some(s) => DataPoint::from((s * 1000.0).round() / 1000.0),
+                None => DataPoint::from("-"),
+            })
+            .collect();
+        base(id)
             .tooltip(Tooltip::new().trigger(Trigger::Axis))
-            .legend(Legend::new().data(vec!["Average sentiment", "Texts"]))
-            .x_axis(
-                Axis::new()
-                    .type_(AxisType::Category)
-                    .data(points.iter().map(|p| p.0.clone()).collect::<Vec<_>>()),
-            )
+            .legend(Legend::new().data(vec!["Average sentiment", volume_name]))
+            .x_axis(Axis::new().type_(AxisType::Category).data(labels))
             .y_axis(
                 Axis::new()
                     .type_(AxisType::Value)
@@ -96,22 +114,9 @@ mod draw {
                     .min(-1)
                     .max(1),
             )
-            .y_axis(Axis::new().type_(AxisType::Value).name("Texts"))
-            .series(
-                Bar::new()
-                    .name("Texts")
-                    .y_axis_index(1)
-                    .data(points.iter().map(|p| p.2).collect::<Vec<_>>()),
-            )
-            .series(
-                Line::new().name("Average sentiment").data(
-                    points
-                        .iter()
-                        .map(|p| (p.1 * 1000.0).round() / 1000.0)
-                        .collect::<Vec<_>>(),
-                ),
-            );
-        render(id, chart);
+            .y_axis(Axis::new().type_(AxisType::Value).name(volume_name))
+            .series(Bar::new().name(volume_name).y_axis_index(1).data(volume))
+            .series(Line::new().name("Average sentiment").data(polarity))
     }
 
     /// Draws `chart` into element `id`. A view that replaces an older one (a live refresh)
@@ -155,33 +160,9 @@ mod draw {
     }
 
     fn sentiment(d: &Dashboard) -> Chart {
-        let polarity: Vec<DataPoint> = d
-            .series
-            .iter()
-            .map(|b| match b.sentiment {
-                Some(s) => DataPoint::from((s * 1000.0).round() / 1000.0),
-                None => DataPoint::from("-"),
-            })
-            .collect();
-        base("chart-sentiment")
-            .tooltip(Tooltip::new().trigger(Trigger::Axis))
-            .legend(Legend::new().data(vec!["Average sentiment", "Interactions"]))
-            .x_axis(Axis::new().type_(AxisType::Category).data(labels(d)))
-            .y_axis(
-                Axis::new()
-                    .type_(AxisType::Value)
-                    .name("Sentiment")
-                    .min(-1)
-                    .max(1),
-            )
-            .y_axis(Axis::new().type_(AxisType::Value).name("Interactions"))
-            .series(
-                Bar::new()
-                    .name("Interactions")
-                    .y_axis_index(1)
-                    .data(d.series.iter().map(|b| b.interactions).collect::<Vec<_>>()),
-            )
-            .series(Line::new().name("Average sentiment").data(polarity))
+        let sentiment: Vec<Option<f64>> = d.series.iter().map(|b| b.sentiment).collect();
+        let volume = d.series.iter().map(|b| b.interactions).collect();
+        sentiment_over_volume("chart-sentiment", labels(d), &sentiment, "Interactions", volume)
     }
 
     fn revenue(d: &Dashboard) -> Chart {

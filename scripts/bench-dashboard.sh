@@ -40,3 +40,31 @@ BENCH_DB="sightline_bench_$$"
 start_bench_server
 BENCH_URL="$BENCH_BASE" BENCH_DATABASE_URL="$BENCH_DB_URL" BENCH_SERVER_PID="$BENCH_SERVER" \
   "$TARGET_DIR/release/examples/bench_dashboard"
+
+# Cold caches: before each measurement Postgres restarts (empty shared buffers) and the
+# kernel drops its page cache, so every page is read from disk. Needs root and a Debian
+# cluster (pg_ctlcluster); skipped otherwise. BENCH_COLD_RUNS samples per row (default 5).
+cluster="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)"
+if [ "$(id -u)" = 0 ] && [ -n "$cluster" ] && [ -w /proc/sys/vm/drop_caches ]; then
+  say "cold-cache runs (Postgres restarted and the page cache dropped before each)"
+  echo
+  echo "| request | range | cold runs | cold p50 (ms) | cold max (ms) |"
+  echo "|---|---|---|---|---|"
+  for what in dashboard raw; do
+    for days in 30 365; do
+      samples=()
+      for _ in $(seq "${BENCH_COLD_RUNS:-5}"); do
+        kill "$BENCH_SERVER" 2>/dev/null || true
+        wait "$BENCH_SERVER" 2>/dev/null || true
+        pg_ctlcluster --skip-systemctl-redirect "$cluster" main restart
+        sync && echo 3 >/proc/sys/vm/drop_caches
+        start_bench_server
+        samples+=("$(BENCH_URL="$BENCH_BASE" BENCH_DATABASE_URL="$BENCH_DB_URL" BENCH_COLD_STEP="$what:$days" \
+          "$TARGET_DIR/release/examples/bench_dashboard")")
+      done
+      printf '%s\n' "${samples[@]}" | sort -n | awk -v what="$what" -v days="$days" \
+        '{ v[NR] = $1 } END { label = (what == "dashboard") ? "GET /api/v1/dashboard" : "same figures, raw SQL";
+           printf "| %s | %s days | %d | %.1f | %.1f |\n", label, days, NR, v[int((NR + 1) / 2)], v[NR] }'
+    done
+  done
+fi

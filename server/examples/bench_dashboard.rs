@@ -87,9 +87,38 @@ async fn main() {
         .fetch_one(&db)
         .await
         .unwrap();
+    // One cold measurement (the script restarted Postgres and dropped the page cache first):
+    // `dashboard:<days>` or `raw:<days>`, printed as milliseconds alone.
+    if let Ok(step) = std::env::var("BENCH_COLD_STEP") {
+        let (what, days) = step.split_once(':').expect("BENCH_COLD_STEP is what:days");
+        let days: i32 = days.parse().expect("days is a number");
+        let started = Instant::now();
+        if what == "dashboard" {
+            let response = client
+                .get(format!("{base}/api/v1/dashboard?days={days}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.bytes().await.unwrap();
+        } else {
+            for (_, sql) in RAW {
+                let _: (f64, f64) = sqlx::query_as(sql)
+                    .bind(org)
+                    .bind(days)
+                    .fetch_one(&db)
+                    .await
+                    .unwrap();
+            }
+        }
+        println!("{:.1}", started.elapsed().as_secs_f64() * 1000.0);
+        return;
+    }
     let (interactions, size): (i64, String) = sqlx::query_as(
         "select (select count(*) from interactions),
-                pg_size_pretty(pg_total_relation_size('daily_rollups') + pg_total_relation_size('customer_days'))",
+                pg_size_pretty(pg_total_relation_size('daily_rollups') + pg_total_relation_size('customer_days')
+                               + pg_total_relation_size('active_gaps'))",
     )
     .fetch_one(&db)
     .await

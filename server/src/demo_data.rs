@@ -1095,6 +1095,7 @@ async fn clear(admin: &PgPool, org: Uuid) -> Result<(), sqlx::Error> {
         // Last: the deletes above took their rows' deltas out, leaving rows of zeros.
         "daily_rollups",
         "customer_days",
+        "active_gaps",
     ] {
         // Table names come from the fixed list above, never from input.
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -1111,7 +1112,6 @@ async fn clear(admin: &PgPool, org: Uuid) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-/// An administrator pool for loading (two connections: one per core).
 /// Recomputes the rollups of the organization with `slug`, or of every organization, each in
 /// its own transaction (as that organization, so row-level security holds even for an
 /// administrative role that is not a superuser). Answers how many were rebuilt.
@@ -1139,6 +1139,7 @@ pub async fn rebuild_rollups(admin: &PgPool, slug: Option<&str>) -> Result<usize
     Ok(orgs.len())
 }
 
+/// An administrator pool for loading and maintenance (three connections).
 pub async fn admin_pool(admin: &sqlx::postgres::PgConnectOptions) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(3)

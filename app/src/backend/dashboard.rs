@@ -1,5 +1,6 @@
 //! Computes the dashboard (SPEC UI-2) from the rollups: `daily_rollups` (per day and channel)
-//! and `customer_days` (who was active when), both kept exact by the database's triggers, plus
+//! and `active_gaps` (customers by active day and previous active day), both kept exact by the
+//! database's triggers, plus
 //! the stored RFM segments and churn bands of the last scoring run. No query here reads raw
 //! events, so the cost follows the number of days, not of events.
 
@@ -15,13 +16,15 @@ use super::error::ApiError;
 use super::text::search::channel_param;
 use crate::dashboard::{Bucket, ChannelTotals, Dashboard, Kpi, RfmCell, SegmentTotals};
 
-/// Query parameters as sent: `from`/`to` (ISO dates), or `days` ending today; `channel`.
+/// Query parameters as sent: `from`/`to` (ISO dates), or `days` ending today; `channel`;
+/// `segment` (an RFM segment key).
 #[derive(Debug, Default, Deserialize)]
 pub struct DashboardQuery {
     pub from: Option<String>,
     pub to: Option<String>,
     pub days: Option<String>,
     pub channel: Option<String>,
+    pub segment: Option<String>,
 }
 
 /// The validated range and filter.
@@ -30,6 +33,8 @@ pub struct Scope {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub channel: Option<&'static str>,
+    /// Customers of this RFM segment as of the last scoring run.
+    pub segment: Option<Segment>,
 }
 
 impl Scope {
@@ -53,7 +58,7 @@ impl Scope {
 }
 
 /// Checks the parameters: a 422 naming the field for a bad date, an inverted or over-long
-/// range, a `days` outside 1..=3660 or an unknown channel.
+/// range, a `days` outside 1..=3660, an unknown channel or an unknown segment.
 pub fn scope(query: &DashboardQuery, today: NaiveDate) -> Result<Scope, ApiError> {
     let days = match query.days.as_deref().filter(|d| !d.is_empty()) {
         None => 30,
@@ -77,7 +82,42 @@ pub fn scope(query: &DashboardQuery, today: NaiveDate) -> Result<Scope, ApiError
         .filter(|c| !c.is_empty())
         .map(|c| channel_param(c, &["review"]))
         .transpose()?;
-    Ok(Scope { from, to, channel })
+    let segment = query
+        .segment
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|key| {
+            Segment::from_key(key).ok_or_else(|| {
+                let keys: Vec<&str> = Segment::ALL.iter().map(|s| s.key()).collect();
+                invalid("segment", format!("must be one of {}", keys.join(", ")))
+            })
+        })
+        .transpose()?;
+    Ok(Scope {
+        from,
+        to,
+        channel,
+        segment,
+    })
+}
+
+/// The per-day figures every range query sums, as relation `days` (day, channel,
+/// interactions, orders, revenue, texts, polarity_sum, polarity_squares): the daily rollups,
+/// or with a segment chosen its customers' days (migration 0012), for all channels or one.
+/// Binds $1 = organization, $2 = channel or null, $3 = segment key or null; a branch whose
+/// condition on $3 is false is not run.
+macro_rules! days {
+    () => {
+        "(select day, channel, interactions, orders, revenue, texts, polarity_sum, polarity_squares
+          from daily_rollups
+          where org_id = $1 and $3::text is null and ($2::text is null or channel = $2)
+          union all
+          select d.day, d.channel, d.interactions, d.orders, d.revenue, d.texts, d.polarity_sum, d.polarity_squares
+          from customer_scores s
+          join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
+               and d.channel = coalesce($2, '*')
+          where s.org_id = $1 and s.segment = $3) as days"
+    };
 }
 
 /// One range's totals from `daily_rollups`.
@@ -98,20 +138,22 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     let (previous_from, previous_to) = scope.previous();
     let conn = caller.tenant.conn();
 
+    let segment = scope.segment.map(Segment::key);
     // Both ranges' totals in one pass over their days.
-    let totals: Vec<(bool, Totals)> = sqlx::query_as::<_, (bool, i64, f64, i64, f64, f64)>(
-        "select day >= $3 as current, coalesce(sum(orders), 0)::int8, coalesce(sum(revenue), 0)::float8,
+    let totals: Vec<(bool, Totals)> = sqlx::query_as::<_, (bool, i64, f64, i64, f64, f64)>(concat!(
+        "select day >= $5 as current, coalesce(sum(orders), 0)::int8, coalesce(sum(revenue), 0)::float8,
                 coalesce(sum(texts), 0)::int8, coalesce(sum(polarity_sum), 0)::float8,
                 coalesce(sum(polarity_squares), 0)::float8
-         from daily_rollups
-         where org_id = $1 and day between $2 and $4 and ($5::text is null or channel = $5)
-         group by 1",
-    )
+         from ",
+        days!(),
+        " where day between $4 and $6 group by 1"
+    ))
     .bind(org)
+    .bind(scope.channel)
+    .bind(segment)
     .bind(previous_from)
     .bind(scope.from)
     .bind(scope.to)
-    .bind(scope.channel)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -140,30 +182,40 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
         }
     }
 
+    // Customers whose first active day in the range follows a gap from before it (see
+    // migration 0012): a sum over the range's (day, previous day) pairs, not a distinct count.
+    // A segment's members are counted among their own days.
     let active = |from: NaiveDate, to: NaiveDate| {
         sqlx::query_scalar::<_, i64>(
-            "select count(distinct customer_id) from customer_days
-             where org_id = $1 and day between $2 and $3 and ($4::text is null or channel = $4)",
+            "select (select coalesce(sum(customers), 0)::int8 from active_gaps
+                     where org_id = $1 and channel = coalesce($2, '*') and $3::text is null
+                       and day between $4 and $5 and previous_day < $4)
+                  + (select count(distinct s.customer_id) from customer_scores s
+                     join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
+                          and d.channel = coalesce($2, '*') and d.day between $4 and $5 and d.events > 0
+                     where s.org_id = $1 and s.segment = $3)",
         )
         .bind(org)
+        .bind(scope.channel)
+        .bind(segment)
         .bind(from)
         .bind(to)
-        .bind(scope.channel)
     };
     let active_now = active(scope.from, scope.to).fetch_one(&mut *conn).await?;
     let active_before = active(previous_from, previous_to).fetch_one(&mut *conn).await?;
 
-    let series: Vec<Bucket> = sqlx::query_as::<_, (NaiveDate, i64, i64, f64, i64, f64)>(
-        "select date_trunc($5, day)::date, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8,
+    let series: Vec<Bucket> = sqlx::query_as::<_, (NaiveDate, i64, i64, f64, i64, f64)>(concat!(
+        "select date_trunc($6, day)::date, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8,
                 sum(texts)::int8, sum(polarity_sum)::float8
-         from daily_rollups
-         where org_id = $1 and day between $2 and $3 and ($4::text is null or channel = $4)
-         group by 1 order by 1",
-    )
+         from ",
+        days!(),
+        " where day between $4 and $5 group by 1 order by 1"
+    ))
     .bind(org)
+    .bind(scope.channel)
+    .bind(segment)
     .bind(scope.from)
     .bind(scope.to)
-    .bind(scope.channel)
     .bind(scope.bucket())
     .fetch_all(&mut *conn)
     .await?
@@ -178,18 +230,28 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     })
     .collect();
 
+    // Per channel: a segment's members' days in each channel (not their all-channel days).
     let channels: Vec<ChannelTotals> = sqlx::query_as::<_, (String, i64, i64, f64, i64)>(
         "select channel, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8, sum(texts)::int8
-         from daily_rollups
-         where org_id = $1 and day between $2 and $3 and ($4::text is null or channel = $4)
+         from (
+             select channel, interactions, orders, revenue, texts from daily_rollups
+             where org_id = $1 and $3::text is null and ($2::text is null or channel = $2)
+               and day between $4 and $5
+             union all
+             select d.channel, d.interactions, d.orders, d.revenue, d.texts from customer_scores s
+             join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
+                  and d.channel <> '*' and ($2::text is null or d.channel = $2) and d.day between $4 and $5
+             where s.org_id = $1 and s.segment = $3
+         ) days
          group by 1
          having sum(interactions) <> 0 or sum(orders) <> 0 or sum(texts) <> 0
          order by 2 desc, 3 desc, 1",
     )
     .bind(org)
+    .bind(scope.channel)
+    .bind(segment)
     .bind(scope.from)
     .bind(scope.to)
-    .bind(scope.channel)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -219,9 +281,11 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     .await?;
     let rfm_grid: Vec<RfmCell> = sqlx::query_as::<_, (i16, i16, i64, f64)>(
         "select r_score, f_score, count(*), coalesce(sum(monetary), 0)::float8
-         from customer_scores where org_id = $1 group by 1, 2 order by 1, 2",
+         from customer_scores where org_id = $1 and ($2::text is null or segment = $2)
+         group by 1, 2 order by 1, 2",
     )
     .bind(org)
+    .bind(segment)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -253,83 +317,86 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
                 })
         })
         .collect();
-    let high_churn: i64 = scored.iter().map(|row| row.3).sum();
-    let scored_customers: i64 = scored.iter().map(|row| row.1).sum();
+    let in_scope = scored.iter().filter(|row| segment.is_none_or(|s| row.0 == s));
+    let high_churn: i64 = in_scope.clone().map(|row| row.3).sum();
+    let scored_customers: i64 = in_scope.map(|row| row.1).sum();
 
     let sentiment = |t: &Totals| {
         (t.texts > 0)
             .then(|| Interval::mean_of_moments(t.texts as f64, t.polarity_sum, t.polarity_squares, 0.9))
     };
     let sentiment_now = sentiment(&current);
-    let kpis = vec![
-        Kpi {
-            key: "revenue".into(),
-            label: "Revenue".into(),
-            value: Some(current.revenue),
-            previous: Some(previous.revenue),
-            interval: None,
-            explanation: "Sum of order totals; refunded and cancelled orders are left out.".to_owned(),
-            empty_hint: (current.orders == 0).then(|| "Import orders to see revenue.".to_owned()),
-        },
-        Kpi {
-            key: "orders".into(),
-            label: "Orders".into(),
-            value: Some(current.orders as f64),
-            previous: Some(previous.orders as f64),
-            interval: None,
-            explanation: "Orders placed, refunds and cancellations left out.".to_owned(),
-            empty_hint: (current.orders == 0).then(|| "Import orders or connect Shopify.".to_owned()),
-        },
-        Kpi {
-            key: "active_customers".into(),
-            label: "Active customers".into(),
-            value: Some(active_now as f64),
-            previous: Some(active_before as f64),
-            interval: None,
-            explanation: "Customers with at least one interaction or order in the range.".to_owned(),
-            empty_hint: (active_now == 0).then(|| "Send interactions or import a CSV file.".to_owned()),
-        },
-        Kpi {
-            key: "sentiment".into(),
-            label: "Average sentiment".into(),
-            value: sentiment_now.as_ref().map(|i| i.estimate),
-            previous: sentiment(&previous).map(|i| i.estimate),
-            interval: sentiment_now.as_ref().map(|i| (i.low, i.high)),
-            explanation: format!(
-                "Mean of P(positive) − P(negative) over {} scored texts, from −1 (all negative) to 1.",
-                current.texts
-            ),
-            empty_hint: (current.texts == 0).then(|| {
-                "Texts are scored as they arrive: send interactions with content or reviews.".to_owned()
-            }),
-        },
-        Kpi {
-            key: "high_churn_risk".into(),
-            label: "Customers at high churn risk".into(),
-            value: scored_at.map(|_| high_churn as f64),
-            previous: None,
-            interval: None,
-            explanation: match scored_at {
-                Some(at) => format!(
-                    "Of {scored_customers} scored customers, as of the scoring run at {} (all channels).",
+    let kpis =
+        vec![
+            Kpi {
+                key: "revenue".into(),
+                label: "Revenue".into(),
+                value: Some(current.revenue),
+                previous: Some(previous.revenue),
+                interval: None,
+                explanation: "Sum of order totals; refunded and cancelled orders are left out.".to_owned(),
+                empty_hint: (current.orders == 0).then(|| "Import orders to see revenue.".to_owned()),
+            },
+            Kpi {
+                key: "orders".into(),
+                label: "Orders".into(),
+                value: Some(current.orders as f64),
+                previous: Some(previous.orders as f64),
+                interval: None,
+                explanation: "Orders placed, refunds and cancellations left out.".to_owned(),
+                empty_hint: (current.orders == 0).then(|| "Import orders or connect Shopify.".to_owned()),
+            },
+            Kpi {
+                key: "active_customers".into(),
+                label: "Active customers".into(),
+                value: Some(active_now as f64),
+                previous: Some(active_before as f64),
+                interval: None,
+                explanation: "Customers with at least one interaction or order in the range.".to_owned(),
+                empty_hint: (active_now == 0).then(|| "Send interactions or import a CSV file.".to_owned()),
+            },
+            Kpi {
+                key: "sentiment".into(),
+                label: "Average sentiment".into(),
+                value: sentiment_now.as_ref().map(|i| i.estimate),
+                previous: sentiment(&previous).map(|i| i.estimate),
+                interval: sentiment_now.as_ref().map(|i| (i.low, i.high)),
+                explanation: format!(
+                    "Mean of P(positive) − P(negative) over {} scored texts, from −1 (all negative) to 1.",
+                    current.texts
+                ),
+                empty_hint: (current.texts == 0).then(|| {
+                    "Texts are scored as they arrive: send interactions with content or reviews.".to_owned()
+                }),
+            },
+            Kpi {
+                key: "high_churn_risk".into(),
+                label: "Customers at high churn risk".into(),
+                value: scored_at.map(|_| high_churn as f64),
+                previous: None,
+                interval: None,
+                explanation: match scored_at {
+                    Some(at) => format!(
+                    "Of {scored_customers} scored customers{}, as of the scoring run at {} (all channels).",
+                    scope.segment.map(|s| format!(" in {}", s.label())).unwrap_or_default(),
                     at.format("%Y-%m-%d %H:%M UTC")
                 ),
-                None => "No scoring run has finished yet.".to_owned(),
+                    None => "No scoring run has finished yet.".to_owned(),
+                },
+                empty_hint: scored_at.is_none().then(|| {
+                    "Scores are computed after each import and daily; import orders to get them.".to_owned()
+                }),
             },
-            empty_hint: scored_at.is_none().then(|| {
-                "Scores are computed after each import and daily; import orders to get them.".to_owned()
-            }),
-        },
-        Kpi {
-            key: "open_alerts".into(),
-            label: "Open alerts".into(),
-            value: None,
-            previous: None,
-            interval: None,
-            explanation: "Fraud and anomaly alerts are not computed yet.".to_owned(),
-            empty_hint: Some("Alerts arrive with fraud detection.".to_owned()),
-        },
-    ];
+            Kpi {
+                key: "open_alerts".into(),
+                label: "Open alerts".into(),
+                value: None,
+                previous: None,
+                interval: None,
+                explanation: "Fraud and anomaly alerts are not computed yet.".to_owned(),
+                empty_hint: Some("Alerts arrive with fraud detection.".to_owned()),
+            },
+        ];
 
     Ok(Dashboard {
         from: scope.from.to_string(),
@@ -338,6 +405,7 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
         previous_from: previous_from.to_string(),
         previous_to: previous_to.to_string(),
         channel: scope.channel.map(str::to_owned),
+        segment: scope.segment.map(|s| s.key().to_owned()),
         currency,
         kpis,
         bucket: scope.bucket().to_owned(),
@@ -394,7 +462,7 @@ mod tests {
         ) {
             let from = day("1990-01-01") + chrono::Duration::days(start);
             let to = from + chrono::Duration::days(length - 1);
-            let s = Scope { from, to, channel: None };
+            let s = Scope { from, to, channel: None, segment: None };
             let (pf, pt) = s.previous();
             prop_assert_eq!((pt - pf).num_days(), (to - from).num_days());
             prop_assert_eq!(pt.succ_opt().unwrap(), from);

@@ -24,6 +24,9 @@ pub struct Dashboard {
     pub previous_to: String,
     /// The channel every figure is limited to, if one was chosen.
     pub channel: Option<String>,
+    /// The RFM segment (key) every figure is limited to, if one was chosen: its customers as of
+    /// the last scoring run.
+    pub segment: Option<String>,
     /// The currency revenue is in (the organization's most recent order's).
     pub currency: Option<String>,
     pub kpis: Vec<Kpi>,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::charts::ChartBox;
 use super::{Change, Dashboard, Kpi, CHANNELS, PRESETS};
 use crate::account::{viewer_resource, Protected};
+use crate::data::SEGMENTS;
 use crate::ui_error::UiError;
 
 /// The dashboard with the range's top complaints (or why there are none).
@@ -28,6 +29,7 @@ pub struct DashboardParams {
     pub from: Option<String>,
     pub to: Option<String>,
     pub channel: Option<String>,
+    pub segment: Option<String>,
 }
 
 #[server(prefix = "/rpc", endpoint = "dashboard")]
@@ -43,6 +45,7 @@ pub async fn load_dashboard(params: DashboardParams) -> Result<DashboardData, Ui
         to: params.to.filter(|_| !preset),
         days: params.days,
         channel: params.channel,
+        segment: params.segment,
     };
     let (first, second) = (web::caller(), web::caller());
     let dashboard = dashboard(&mut first.await?, &query).await?;
@@ -83,6 +86,7 @@ fn DashboardView() -> impl IntoView {
                 from: get("from"),
                 to: get("to"),
                 channel: get("channel"),
+                segment: get("segment"),
             }
         })
     };
@@ -124,12 +128,13 @@ fn DashboardView() -> impl IntoView {
     }
 }
 
-/// Range presets, custom dates and the channel filter: a GET form to `/app`.
+/// Range presets, custom dates and the channel and segment filters: a GET form to `/app`.
 #[component]
 fn Filters(params: DashboardParams) -> impl IntoView {
     let custom = params.days.is_none() && (params.from.is_some() || params.to.is_some());
     let days = params.days.clone().unwrap_or_else(|| "30".into());
     let channel = params.channel.clone().unwrap_or_default();
+    let segment = params.segment.clone().unwrap_or_default();
     view! {
         <form method="get" action="/app" class="filters dashboard-filters" aria-label="Range and filters">
             <label for="dashboard-days">"Range"</label>
@@ -156,6 +161,14 @@ fn Filters(params: DashboardParams) -> impl IntoView {
                     .map(|c| view! { <option value=*c selected=channel == *c>{*c}</option> })
                     .collect_view()}
             </select>
+            <label for="dashboard-segment">"Segment"</label>
+            <select id="dashboard-segment" name="segment">
+                <option value="" selected=segment.is_empty()>"All customers"</option>
+                {SEGMENTS
+                    .iter()
+                    .map(|(key, label)| view! { <option value=*key selected=segment == *key>{*label}</option> })
+                    .collect_view()}
+            </select>
             <button type="submit" class="button">"Apply"</button>
         </form>
     }
@@ -180,8 +193,9 @@ fn Figures(data: DashboardData) -> impl IntoView {
     let shared = StoredValue::new(dashboard.clone());
     view! {
         <p class="hint" id="dashboard-range">
-            {format!("{} to {} (UTC){}. ", dashboard.from, dashboard.to,
-                dashboard.channel.as_ref().map(|c| format!(", channel {c}")).unwrap_or_default())}
+            {format!("{} to {} (UTC){}{}. ", dashboard.from, dashboard.to,
+                dashboard.channel.as_ref().map(|c| format!(", channel {c}")).unwrap_or_default(),
+                segment_label(dashboard.segment.as_deref()).map(|s| format!(", customers now in {s}")).unwrap_or_default())}
             {comparison}
         </p>
         <ul class="kpi-grid" aria-label="Key figures">{tiles}</ul>
@@ -196,6 +210,10 @@ fn Figures(data: DashboardData) -> impl IntoView {
             <ChartBox id="chart-segments" title="RFM segments" dashboard=shared
                 summary=segment_summary(&dashboard) />
         </div>
+        <p class="hint chart-images">
+            "Chart images for reports (drawn by the server, this range and channel): "
+            {chart_image_links(&dashboard)}
+        </p>
         <section class="card dashboard-complaints" aria-labelledby="complaints-title">
             <h2 id="complaints-title">"Top complaints"</h2>
             {match complaints {
@@ -294,6 +312,48 @@ fn group_thousands(number: &str) -> String {
 }
 
 /// What each chart shows, in words, for screen readers and for anyone without JavaScript.
+/// The label of segment `key`.
+fn segment_label(key: Option<&str>) -> Option<&'static str> {
+    SEGMENTS
+        .iter()
+        .find(|(k, _)| Some(*k) == key)
+        .map(|(_, label)| *label)
+}
+
+/// Links to `GET /api/v1/charts/{name}.{png|svg}` for the range and channel on screen; they work
+/// without JavaScript.
+fn chart_image_links(d: &Dashboard) -> impl IntoView {
+    let query = format!(
+        "from={}&to={}{}",
+        d.from,
+        d.to,
+        d.channel
+            .as_ref()
+            .map(|c| format!("&channel={c}"))
+            .unwrap_or_default()
+    );
+    [
+        ("sentiment", "Sentiment"),
+        ("revenue", "Revenue"),
+        ("channels", "Channels"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, (name, label))| {
+        let (png, svg) = (
+            format!("/api/v1/charts/{name}.png?{query}"),
+            format!("/api/v1/charts/{name}.svg?{query}"),
+        );
+        view! {
+            {(n > 0).then_some(" · ")}
+            {label}" ("
+            <a href=png download aria-label=format!("{label} chart as PNG")>"PNG"</a>", "
+            <a href=svg download aria-label=format!("{label} chart as SVG")>"SVG"</a>")"
+        }
+    })
+    .collect_view()
+}
+
 fn sentiment_summary(d: &Dashboard) -> String {
     let texts: i64 = d.series.iter().map(|b| b.texts).sum();
     let interactions: i64 = d.series.iter().map(|b| b.interactions).sum();

@@ -9,6 +9,7 @@ mod server_fns;
 mod voice;
 
 pub use import::ImportPage;
+pub(crate) use pages::SEGMENTS;
 pub use pages::{CustomerPage, CustomersPage, NewInteractionPage, NewOrderPage};
 pub use search::{search_texts, SearchPage};
 pub use server_fns::*;

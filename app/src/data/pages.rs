@@ -197,8 +197,8 @@ fn Customers() -> impl IntoView {
     }
 }
 
-/// RFM segments as the filter offers them (keys as the API takes them).
-const SEGMENTS: [(&str, &str); 10] = [
+/// RFM segments as the filters (customers, dashboard) offer them, keys as the API takes them.
+pub(crate) const SEGMENTS: [(&str, &str); 10] = [
     ("champions", "Champions"),
     ("loyal_customers", "Loyal customers"),
     ("potential_loyalists", "Potential loyalists"),

@@ -95,33 +95,108 @@ async fn recomputed(db: &PgPool, org: Uuid) -> Figures {
     .unwrap()
 }
 
-/// Who was active when, from the rollup and from the raw rows.
-async fn activity(
-    db: &PgPool,
-    org: Uuid,
-) -> (
-    Vec<(NaiveDate, String, Uuid, i64)>,
-    Vec<(NaiveDate, String, Uuid, i64)>,
-) {
+/// Each customer's days from the raw rows: (day, channel, customer, events, interactions,
+/// orders, revenue, texts, polarity), for each channel and for all channels ('*'). A day with
+/// only a scored text has no events.
+const RAW_DAYS: &str = "with changes as (
+         select (occurred_at at time zone 'UTC')::date as day, channel, customer_id, 1 as e, 1 as i, 0 as o,
+                0::numeric as r, 0 as t, 0::float8 as p
+         from interactions where org_id = $1
+         union all
+         select (ordered_at at time zone 'UTC')::date, coalesce(channel, 'unknown'), customer_id, 1, 0,
+                case when status in ('refunded', 'cancelled') then 0 else 1 end,
+                case when status in ('refunded', 'cancelled') then 0 else total end, 0, 0
+         from orders where org_id = $1
+         union all
+         select (written_at at time zone 'UTC')::date, channel, customer_id, 0, 0, 0, 0, 1,
+                positive::float8 - negative::float8
+         from text_scores where org_id = $1 and customer_id is not null
+     ),
+     both_ways as (select day, channel, customer_id, e, i, o, r, t, p from changes
+                   union all select day, '*', customer_id, e, i, o, r, t, p from changes)
+     select day, channel, customer_id, sum(e)::int8 as events, sum(i)::int8, sum(o)::int8,
+            sum(r)::numeric(24, 4)::text, sum(t)::int8, round(sum(p)::numeric, 6)::float8
+     from both_ways group by 1, 2, 3";
+
+/// A customer's day: (day, channel, customer, events, interactions, orders, revenue, texts,
+/// polarity).
+type Day = (NaiveDate, String, Uuid, i64, i64, i64, String, i64, f64);
+
+/// Who was active when, with what, from the rollup and from the raw rows.
+async fn activity(db: &PgPool, org: Uuid) -> (Vec<Day>, Vec<Day>) {
     let kept = sqlx::query_as(
-        "select day, channel, customer_id, events from customer_days where org_id = $1 order by 1, 2, 3",
+        "select day, channel, customer_id, events, interactions, orders, revenue::numeric(24, 4)::text, texts,
+                round(polarity_sum::numeric, 6)::float8
+         from customer_days where org_id = $1 order by 1, 2, 3",
     )
     .bind(org)
     .fetch_all(db)
     .await
     .unwrap();
-    let raw = sqlx::query_as(
-        "select day, channel, customer_id, count(*)::int8 from (
-             select (occurred_at at time zone 'UTC')::date as day, channel, customer_id from interactions where org_id = $1
-             union all
-             select (ordered_at at time zone 'UTC')::date, coalesce(channel, 'unknown'), customer_id from orders where org_id = $1
-         ) x group by 1, 2, 3 order by 1, 2, 3",
-    )
+    let raw = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select * from ({RAW_DAYS}) d order by 1, 2, 3"
+    )))
     .bind(org)
     .fetch_all(db)
     .await
     .unwrap();
     (kept, raw)
+}
+
+/// (channel, day, previous active day, customers) from `active_gaps` and from the raw rows.
+type Gaps = Vec<(String, NaiveDate, Option<NaiveDate>, i64)>;
+
+async fn gaps(db: &PgPool, org: Uuid) -> (Gaps, Gaps) {
+    let kept = sqlx::query_as(
+        "select channel, day, nullif(previous_day, '-infinity'), sum(customers)::int8 from active_gaps
+         where org_id = $1 group by 1, 2, 3 having sum(customers) <> 0 order by 1, 2, 3 nulls first",
+    )
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let raw = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select channel, day, previous, count(*)::int8 from (
+             select channel, day, lag(day) over (partition by channel, customer_id order by day) as previous
+             from ({RAW_DAYS}) d where events > 0
+         ) g group by 1, 2, 3 order by 1, 2, 3 nulls first"
+    )))
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    (kept, raw)
+}
+
+/// Active customers of every range within the generated days, for every channel and all
+/// channels: the dashboard's sum over `active_gaps` against a distinct count of the raw rows.
+async fn active_counts_match(db: &PgPool, org: Uuid, case: usize) {
+    let rows: Vec<(String, NaiveDate, NaiveDate, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "with raw as ({RAW_DAYS}),
+              ranges as (
+                  select channel, f::date as from_day, t::date as to_day
+                  from (select distinct channel from raw) c,
+                       generate_series(date '2026-02-28', date '2026-03-27', interval '3 days') f,
+                       generate_series(date '2026-02-28', date '2026-03-27', interval '2 days') t
+                  where f <= t
+              )
+         select r.channel, r.from_day, r.to_day,
+                (select coalesce(sum(customers), 0)::int8 from active_gaps g
+                 where g.org_id = $1 and g.channel = r.channel and g.day between r.from_day and r.to_day
+                   and g.previous_day < r.from_day),
+                (select count(distinct customer_id)::int8 from raw
+                 where raw.channel = r.channel and raw.day between r.from_day and r.to_day and raw.events > 0)
+         from ranges r"
+    )))
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let mismatches: Vec<_> = rows.into_iter().filter(|row| row.3 != row.4).collect();
+    assert!(
+        mismatches.is_empty(),
+        "case {case}: active customers (channel, from, to, from gaps, distinct) differ: {mismatches:?}"
+    );
 }
 
 /// 40 generated sequences of batches — interactions resent with earlier and later versions
@@ -165,6 +240,12 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
             kept, raw_days,
             "case {case}: active days equal a recomputation after {batches:?}"
         );
+        let (kept_gaps, raw_gaps) = gaps(&app.admin_db, org).await;
+        assert_eq!(
+            kept_gaps, raw_gaps,
+            "case {case}: gaps between active days equal a recomputation after {batches:?}"
+        );
+        active_counts_match(&app.admin_db, org, case).await;
 
         sqlx::query("select rebuild_rollups($1)")
             .bind(org)
@@ -181,7 +262,44 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
             raw_days,
             "case {case}: a rebuilt activity too"
         );
+        assert_eq!(
+            gaps(&app.admin_db, org).await.0,
+            raw_gaps,
+            "case {case}: rebuilt gaps too"
+        );
     }
+}
+
+/// Concurrent writers adding days of the same customers (each in its own transaction, as
+/// concurrent API requests are) leave the gaps exact: neither works from a snapshot that misses
+/// the other's days.
+#[sqlx::test(migrations = false)]
+async fn concurrent_writers_of_one_customer_keep_the_gaps_exact(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let org: Uuid =
+        sqlx::query_scalar("insert into organizations (slug, name) values ('gaps', 'x') returning id")
+            .fetch_one(&app.admin_db)
+            .await
+            .unwrap();
+    for round in 0..4u16 {
+        // Eight writers, each adding one customer-day on a different day of the same two
+        // customers, interleaved with the others' days.
+        let batches: Vec<Vec<Write>> = (0..8u16)
+            .map(|w| {
+                let hour = (w * 2 + round * 17) % 24 * 24 + round;
+                vec![Write::Interaction(
+                    (w + 8 * round) as u8,
+                    (w % 2) as u8,
+                    hour,
+                    (w % 3) as u8,
+                )]
+            })
+            .collect();
+        futures_util::future::join_all(batches.iter().map(|b| apply(&app, org, b))).await;
+        let (kept, raw) = gaps(&app.admin_db, org).await;
+        assert_eq!(kept, raw, "round {round}: gaps equal a recomputation");
+    }
+    active_counts_match(&app.admin_db, org, 0).await;
 }
 
 /// Writes one batch in one tenant transaction, through the same write paths the API uses.
@@ -397,6 +515,91 @@ async fn the_dashboard_figures_equal_the_raw_rows_for_the_range_and_channel(
     .unwrap();
     assert_eq!(kpi(&email, "active_customers")["value"], emailers);
 
+    // The segment filter: customers c0 and c2, put in "champions" by a scoring run, and
+    // everything else left out — their revenue, orders, activity and interactions only.
+    sqlx::query(
+        "insert into customer_scores (org_id, customer_id, computed_at, model_version, recency_days, frequency,
+             monetary, r_score, f_score, m_score, segment, horizon_days, p_alive, expected_purchases,
+             expected_purchases_low, expected_purchases_high, churn_probability, churn_band, churn_method)
+         select org_id, id, now(), 'test', 1, 1, 1, 5, 5, 5,
+                case when external_id in ('c0', 'c2') then 'champions' else 'hibernating' end,
+                90, 0.5, 1, 0, 2, case when external_id = 'c0' then 0.9 else 0.1 end,
+                case when external_id = 'c0' then 'high' else 'low' end, 'p_alive'
+         from customers",
+    )
+    .execute(&app.admin_db)
+    .await
+    .unwrap();
+    let (status, champions) = get_as(&app, token, "/api/v1/dashboard?days=30&segment=champions").await;
+    assert_eq!(status, 200, "{champions}");
+    assert_eq!(champions["segment"], "champions");
+    let of_champions = |sql: &str| {
+        format!("{sql} and customer_id in (select id from customers where external_id in ('c0', 'c2'))")
+    };
+    let scoped = |sql: String, from: i64, to: i64| {
+        let db = app.admin_db.clone();
+        async move {
+            sqlx::query_scalar::<_, f64>(sqlx::AssertSqlSafe(sql))
+                .bind(today - Duration::days(from))
+                .bind(today - Duration::days(to))
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        kpi(&champions, "revenue")["value"],
+        scoped(of_champions(revenue_sql), 29, 0).await
+    );
+    assert_eq!(
+        kpi(&champions, "revenue")["previous"],
+        scoped(of_champions(revenue_sql), 59, 30).await
+    );
+    assert_eq!(
+        kpi(&champions, "orders")["value"],
+        scoped(of_champions(orders_sql), 29, 0).await
+    );
+    assert_eq!(
+        kpi(&champions, "active_customers")["value"],
+        scoped(of_champions(active_sql), 29, 0).await
+    );
+    assert_eq!(kpi(&champions, "high_churn_risk")["value"], 1.0, "c0 only");
+    let champion_interactions: i64 = champions["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["interactions"].as_i64().unwrap())
+        .sum();
+    assert_eq!(champion_interactions, 12, "c0 and c2: two of every five days");
+    assert!(
+        kpi(&champions, "revenue")["value"].as_f64().unwrap()
+            < kpi(&body, "revenue")["value"].as_f64().unwrap(),
+        "the segment is a part of the whole"
+    );
+    let (_, champions_by_email) = get_as(
+        &app,
+        token,
+        "/api/v1/dashboard?days=30&segment=champions&channel=email",
+    )
+    .await;
+    let email_champions: i64 = champions_by_email["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["interactions"].as_i64().unwrap())
+        .sum();
+    let expected: i64 = sqlx::query_scalar(
+        "select count(*) from interactions i join customers c on c.id = i.customer_id
+         where i.channel = 'email' and c.external_id in ('c0', 'c2')
+           and (i.occurred_at at time zone 'UTC')::date between $1 and $2",
+    )
+    .bind(today - Duration::days(29))
+    .bind(today)
+    .fetch_one(&app.admin_db)
+    .await
+    .unwrap();
+    assert_eq!(email_champions, expected, "segment and channel together");
+
     // Explicit dates; bad parameters name their field.
     let from = today - Duration::days(6);
     let (_, week) = get_as(&app, token, &format!("/api/v1/dashboard?from={from}&to={today}")).await;
@@ -409,6 +612,7 @@ async fn the_dashboard_figures_equal_the_raw_rows_for_the_range_and_channel(
         ("channel=fax", "channel"),
         ("from=2026-02-30", "from"),
         ("from=2999-01-01&to=2026-01-01", "from"),
+        ("segment=whales", "segment"),
     ] {
         let (status, body) = get_as(&app, token, &format!("/api/v1/dashboard?{query}")).await;
         assert_eq!(status, 422, "{query}");
@@ -431,4 +635,87 @@ async fn the_dashboard_figures_equal_the_raw_rows_for_the_range_and_channel(
     assert!(theirs["series"].as_array().unwrap().is_empty());
     let anonymous = app.get("/api/v1/dashboard").await.status().as_u16();
     assert_eq!(anonymous, 401);
+}
+
+/// `GET /api/v1/charts/{name}.{svg|png}`: the dashboard's charts drawn by the server from the
+/// same figures, for the same range and channel; unknown charts are 404, absurd sizes 422, and
+/// nothing is drawn without credentials.
+#[sqlx::test(migrations = false)]
+async fn chart_images_draw_the_dashboard_figures(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let today = Utc::now().date_naive();
+    let at = |days_ago: i64| {
+        ((today - Duration::days(days_ago))
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc())
+        .min(Utc::now())
+        .to_rfc3339()
+    };
+    let orders: Vec<Value> = (0..6)
+        .map(|n| {
+            json!({ "external_id": format!("o{n}"), "customer_external_id": "c1", "ordered_at": at(n),
+                    "status": "paid", "currency": "EUR", "total": "12.00", "channel": "web",
+                    "lines": [{ "sku": "S-1", "quantity": 1, "unit_price": "12.00" }] })
+        })
+        .collect();
+    let (status, body) = send(&app, token, "/api/v1/orders/batch", json!({ "records": orders })).await;
+    assert_eq!(status, 201, "{body}");
+
+    let image = |path: String, token: Option<&str>| {
+        let mut request = app.client.get(format!("{}{path}", app.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let kind = response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (status, kind, response.bytes().await.unwrap())
+        }
+    };
+    let (status, kind, svg) = image("/api/v1/charts/revenue.svg?days=7".into(), Some(token)).await;
+    assert_eq!((status, kind.as_str()), (200, "image/svg+xml"));
+    let svg = String::from_utf8(svg.to_vec()).unwrap();
+    let from = today - Duration::days(6);
+    for text in [
+        format!("Revenue and orders, {from} to {today}"),
+        "Revenue (EUR)".to_owned(),
+        from.to_string(),
+    ] {
+        assert!(svg.contains(&text), "the SVG shows {text}");
+    }
+    let (status, kind, png) = image(
+        "/api/v1/charts/sentiment.png?days=30&channel=web&width=480&height=240".into(),
+        Some(token),
+    )
+    .await;
+    assert_eq!((status, kind.as_str()), (200, "image/png"));
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(
+        (
+            u32::from_be_bytes(png[16..20].try_into().unwrap()),
+            u32::from_be_bytes(png[20..24].try_into().unwrap())
+        ),
+        (480, 240),
+        "the asked size"
+    );
+    let (status, _, _) = image("/api/v1/charts/channels.svg?days=30".into(), Some(token)).await;
+    assert_eq!(status, 200);
+
+    for (path, expected) in [
+        ("/api/v1/charts/pie.svg", 404),
+        ("/api/v1/charts/revenue.gif", 404),
+        ("/api/v1/charts/revenue.png?width=10", 422),
+        ("/api/v1/charts/revenue.png?channel=fax", 422),
+    ] {
+        assert_eq!(image(path.into(), Some(token)).await.0, expected, "{path}");
+    }
+    assert_eq!(image("/api/v1/charts/revenue.svg".into(), None).await.0, 401);
 }

@@ -1,7 +1,7 @@
 # Sightline container image. Docker cannot run on the development machines of this project,
 # so this file is kept correct by reading; it mirrors scripts/build-site.sh and `make build`.
 
-# ---- builder: Rust with the wasm target, wasm-bindgen, and npm's binaryen for wasm-opt ----
+# ---- builder: Rust with the wasm target, wasm-bindgen, npm's binaryen (wasm-opt) and esbuild (charts) ----
 FROM rust:1.95-bookworm AS builder
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm \
@@ -13,7 +13,8 @@ COPY Cargo.toml Cargo.lock ./
 RUN cargo install wasm-bindgen-cli --version \
       "$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --omit=optional
+# esbuild finds its platform binary in an optional dependency, so optional ones stay.
+RUN npm ci --no-audit --no-fund
 COPY . .
 RUN bash scripts/build-site.sh release \
  && cargo build --release -p server --bin sightline

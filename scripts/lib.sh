@@ -60,7 +60,7 @@ ensure_node_packages() {
   local want
   want="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    say "installing npm packages (binaryen for wasm-opt, playwright-core for browser tests)"
+    say "installing npm packages (binaryen for wasm-opt, esbuild and ECharts for the charts, playwright-core for browser tests)"
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$want" >"$stamp"
   fi

@@ -41,16 +41,32 @@ pub fn TrendChart(
 }
 
 /// The markup every chart shares: a heading, the area the browser draws into (an image to
-/// assistive technology, named by the summary) and the summary in words.
+/// assistive technology, named by the summary), the summary in words, and once the page is
+/// interactive a button that downloads the chart as SVG (the PNG is in the chart's toolbox).
 #[component]
 fn ChartFrame(id: &'static str, title: &'static str, summary: String, class: &'static str) -> impl IntoView {
     let heading = format!("{id}-title");
     let labelled_by = heading.clone();
+    // Effects run in the browser only: without JavaScript there is no button that cannot work.
+    let interactive = RwSignal::new(false);
+    Effect::new(move |_| interactive.set(true));
+    let download = move |_| {
+        #[cfg(feature = "hydrate")]
+        draw::download_svg(id);
+    };
     view! {
         <figure class=class aria-labelledby=labelled_by>
             <h2 id=heading>{title}</h2>
             <div id=id class="chart-canvas" role="img" aria-label=summary.clone()></div>
-            <figcaption class="chart-summary">{summary}</figcaption>
+            <figcaption class="chart-summary">
+                {summary}
+                <Show when=move || interactive.get()>
+                    " "
+                    <button type="button" class="chart-svg" on:click=download>
+                        "Download SVG"
+                    </button>
+                </Show>
+            </figcaption>
         </figure>
     }
 }
@@ -62,7 +78,10 @@ mod draw {
     use charming::element::{AxisType, Label, NameLocation, Orient, Tooltip, Trigger};
     use charming::series::{Bar, Heatmap, Line};
     use charming::{Chart, WasmRenderer};
-    use wasm_bindgen::JsValue;
+    use js_sys::{Function, Reflect};
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use wasm_bindgen::{JsCast, JsValue};
 
     use super::Dashboard;
 
@@ -119,19 +138,76 @@ mod draw {
             .series(Line::new().name("Average sentiment").data(polarity))
     }
 
+    thread_local! {
+        /// Each chart's last drawn options (ECharts JSON) and size, for the SVG download.
+        static DRAWN: RefCell<HashMap<String, (String, u32)>> = RefCell::new(HashMap::new());
+    }
+
+    /// Downloads chart `id` as drawn, as an SVG file: ECharts draws the same options once more
+    /// with its SVG renderer into a string (its server-side mode), without toolbox or animation.
+    pub fn download_svg(id: &str) {
+        let Some((options, width)) = DRAWN.with(|drawn| drawn.borrow().get(id).cloned()) else {
+            return;
+        };
+        let svg = (|| -> Result<String, JsValue> {
+            let window = web_sys::window().ok_or(JsValue::NULL)?;
+            let echarts = Reflect::get(&window, &"echarts".into())?;
+            let settings = js_sys::Object::new();
+            Reflect::set(&settings, &"renderer".into(), &"svg".into())?;
+            Reflect::set(&settings, &"ssr".into(), &true.into())?;
+            Reflect::set(&settings, &"width".into(), &width.into())?;
+            Reflect::set(&settings, &"height".into(), &HEIGHT.into())?;
+            let init: Function = Reflect::get(&echarts, &"init".into())?.dyn_into()?;
+            let chart = init.call3(&echarts, &JsValue::NULL, &JsValue::NULL, &settings)?;
+            let options = js_sys::JSON::parse(&options)?;
+            let hidden = js_sys::Object::new();
+            Reflect::set(&hidden, &"show".into(), &false.into())?;
+            Reflect::set(&options, &"toolbox".into(), &hidden)?;
+            Reflect::set(&options, &"animation".into(), &false.into())?;
+            let call = |name: &str, args: &js_sys::Array| -> Result<JsValue, JsValue> {
+                let method: Function = Reflect::get(&chart, &name.into())?.dyn_into()?;
+                method.apply(&chart, args)
+            };
+            call("setOption", &js_sys::Array::of1(&options))?;
+            let svg = call("renderToSVGString", &js_sys::Array::new())?;
+            call("dispose", &js_sys::Array::new())?;
+            svg.as_string().ok_or(JsValue::NULL)
+        })();
+        let Ok(svg) = svg else { return };
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let Ok(link) = document.create_element("a") else {
+            return;
+        };
+        let href = format!(
+            "data:image/svg+xml;charset=utf-8,{}",
+            js_sys::encode_uri_component(&svg)
+        );
+        let _ = link.set_attribute("href", &href);
+        let _ = link.set_attribute("download", &format!("sightline-{id}.svg"));
+        if let Ok(click) = Reflect::get(&link, &"click".into()).and_then(|f| f.dyn_into::<Function>()) {
+            let _ = click.call0(&link);
+        }
+    }
+
+    const HEIGHT: u32 = 300;
+
     /// Draws `chart` into element `id`. A view that replaces an older one (a live refresh)
     /// is mounted a moment after its effects run, so a missing element is looked for again
     /// on the next frames.
     fn render(id: &str, chart: Chart) {
         fn attempt(id: String, chart: Chart, tries_left: u32) {
             let Some(window) = web_sys::window() else { return };
-            if !js_sys::Reflect::has(&window, &JsValue::from_str("echarts")).unwrap_or(false) {
+            if !Reflect::has(&window, &JsValue::from_str("echarts")).unwrap_or(false) {
                 return;
             }
             match window.document().and_then(|doc| doc.get_element_by_id(&id)) {
                 Some(element) => {
                     let width = element.client_width().max(280) as u32;
-                    let _ = WasmRenderer::new(width, 300).render(&id, &chart);
+                    if WasmRenderer::new(width, HEIGHT).render(&id, &chart).is_ok() {
+                        DRAWN.with(|drawn| drawn.borrow_mut().insert(id, (chart.to_string(), width)));
+                    }
                 }
                 None if tries_left > 0 => {
                     leptos::prelude::request_animation_frame(move || attempt(id, chart, tries_left - 1))

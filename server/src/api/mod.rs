@@ -4,6 +4,7 @@ mod analytics;
 mod api_keys;
 mod audit_log;
 mod auth;
+mod chart_images;
 mod customers;
 mod dashboard;
 mod events;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/invitations", post(invitations::create))
         .route("/invitations/accept", post(invitations::accept))
         .route("/dashboard", get(dashboard::show))
+        .route("/charts/{file}", get(chart_images::show))
         .route("/events", get(events::stream))
         .route("/customers", get(customers::list))
         .route("/customers/export.csv", get(customers::export))

@@ -102,6 +102,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/api/{*rest}", any(error::api_not_found))
         .leptos_routes(&state, routes, move || app::shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(middleware::from_fn(take_flash_once))
         .layer(session_layer(&state))
         .layer(
             ServiceBuilder::new()
@@ -166,6 +167,14 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
 }
 
 /// Makes the request id available to everything the request runs (error bodies, jobs).
+/// Every request gets its own `TakenFlash`, so a page render reads a one-time value once.
+async fn take_flash_once(mut request: Request<axum::body::Body>, next: Next) -> Response {
+    request
+        .extensions_mut()
+        .insert(app::backend::web::TakenFlash::default());
+    next.run(request).await
+}
+
 async fn scope_request_id(request: Request<axum::body::Body>, next: Next) -> Response {
     let request_id = request
         .extensions()
@@ -176,9 +185,8 @@ async fn scope_request_id(request: Request<axum::body::Body>, next: Next) -> Res
     error::with_request_id(request_id, next.run(request)).await
 }
 
-/// Serves `router` on `listener` until SIGINT or SIGTERM, then lets requests in flight finish.
-/// Serves until SIGINT or SIGTERM; then live feeds end, so their connections let shutdown
-/// finish.
+/// Serves `router` on `listener` until SIGINT or SIGTERM; then live feeds end, so their
+/// connections let the requests in flight finish.
 pub async fn serve(
     listener: TcpListener,
     router: Router,

@@ -158,13 +158,31 @@ pub async fn set_flash(
         .map_err(|e| ApiError::internal(e).into())
 }
 
-/// The one-time value, removed as it is read.
+/// The one-time value taken from the session in this request. A page may build its notice
+/// more than once while the resources around it settle (each build asks for the value), and
+/// only the first ask would find it in the session: every ask in one request gets that answer.
+/// The server puts a fresh one in every request's extensions.
+#[derive(Clone, Default)]
+pub struct TakenFlash(std::sync::Arc<tokio::sync::OnceCell<Option<crate::settings::Flash>>>);
+
+/// The one-time value, removed from the session as it is read.
 pub async fn take_flash() -> Result<Option<crate::settings::Flash>, UiError> {
-    session()
-        .await?
-        .remove(FLASH)
+    let taken = parts()?
+        .extensions
+        .get::<TakenFlash>()
+        .cloned()
+        .unwrap_or_default();
+    let session = session_now()?;
+    taken
+        .0
+        .get_or_try_init(|| async move {
+            session
+                .remove(FLASH)
+                .await
+                .map_err(|e| UiError::from(ApiError::internal(e)))
+        })
         .await
-        .map_err(|e| ApiError::internal(e).into())
+        .cloned()
 }
 
 const FLASH: &str = "flash";

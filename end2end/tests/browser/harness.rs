@@ -1,7 +1,7 @@
 //! A running server and a headless browser, cleaned up when the test ends.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use playwright_rs::protocol::{Browser, BrowserContextOptions, Locator, Page, WaitForOptions};
@@ -77,9 +77,11 @@ impl Server {
             .env("SIGHTLINE_ADDR", format!("127.0.0.1:{port}"))
             .env("SIGHTLINE_SITE_ROOT", &site_root)
             .env("SIGHTLINE_LOG_FORMAT", "json")
+            // Requests too, so a failed test's log shows what the page asked and got.
+            .env("RUST_LOG", "info,sqlx=warn")
             // Plain http on 127.0.0.1: session cookies cannot be HTTPS-only.
             .env("SIGHTLINE_SECURE_COOKIES", "false")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("sightline starts");
@@ -209,13 +211,27 @@ pub async fn wait_for_path(page: &Page, glob: &str) {
         .unwrap_or_else(|e| panic!("expected to reach {glob}, stayed at {}: {e}", page.url()));
 }
 
-/// Waits up to 30 s for `selector` to be shown (CI machines are small and busy).
+/// Waits up to 30 s for `selector` to be shown (CI machines are small and busy). On failure
+/// the page is saved (screenshot and HTML) beside the server's log in end2end/artifacts.
 pub async fn shown(page: &Page, selector: &str, what: &str) -> Locator {
     let locator = page.locator(selector);
-    locator
+    if let Err(e) = locator
         .wait_for(WaitForOptions::builder().timeout(30_000.0).build())
         .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    {
+        let name = format!("failed-{}", uuid::Uuid::new_v4().simple());
+        let _ = page
+            .screenshot_to_file(&artifacts_dir().join(format!("{name}.png")), None)
+            .await;
+        let _ = std::fs::write(
+            artifacts_dir().join(format!("{name}.html")),
+            page.content().await.unwrap_or_default(),
+        );
+        panic!(
+            "{what}: {e}\n  at {}; the page is saved as end2end/artifacts/{name}.png and .html, the server's log beside it",
+            page.url()
+        );
+    }
     locator
 }
 

@@ -230,11 +230,15 @@ fn Importer() -> impl IntoView {
 /// The browser side: reading the file, uploading it, following the import.
 #[cfg(feature = "hydrate")]
 mod browser {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+
     use js_sys::{Promise, Reflect, Uint8Array};
     use leptos::prelude::*;
+    use wasm_bindgen::closure::Closure;
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
-    use web_sys::{File, RequestInit, Response};
+    use web_sys::{EventSource, File, MessageEvent, RequestInit, Response};
 
     use super::{preview_rows, Preview, Progress};
 
@@ -302,11 +306,64 @@ mod browser {
         }
     }
 
-    async fn sleep(ms: i32) {
-        let promise = Promise::new(&mut |resolve, _| {
-            let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        });
-        let _ = JsFuture::from(promise).await;
+    /// Wakes the upload's progress loop when the server announces progress of its import
+    /// (`import_progress` events over `/api/v1/events`); a timer wakes it anyway, in case the
+    /// event stream is down.
+    struct ProgressEvents {
+        source: Option<EventSource>,
+        wake: Rc<RefCell<Option<js_sys::Function>>>,
+        /// An event came while nobody waited: the next wait returns at once.
+        pending: Rc<Cell<bool>>,
+        _listener: Closure<dyn Fn(MessageEvent)>,
+    }
+
+    impl ProgressEvents {
+        fn open() -> ProgressEvents {
+            let wake: Rc<RefCell<Option<js_sys::Function>>> = Rc::default();
+            let pending: Rc<Cell<bool>> = Rc::default();
+            let listener = {
+                let (wake, pending) = (wake.clone(), pending.clone());
+                Closure::<dyn Fn(MessageEvent)>::new(move |message: MessageEvent| {
+                    let data = message.data().as_string().unwrap_or_default();
+                    if data.contains("\"kind\":\"import_progress\"") {
+                        match wake.borrow_mut().take() {
+                            Some(resolve) => drop(resolve.call0(&JsValue::NULL)),
+                            None => pending.set(true),
+                        }
+                    }
+                })
+            };
+            let source = EventSource::new("/api/v1/events").ok();
+            if let Some(source) = &source {
+                let _ = source.add_event_listener_with_callback("events", listener.as_ref().unchecked_ref());
+            }
+            ProgressEvents {
+                source,
+                wake,
+                pending,
+                _listener: listener,
+            }
+        }
+
+        /// Resolves at the next progress event, or after `ms` at the latest.
+        async fn next(&self, ms: i32) {
+            if self.pending.replace(false) {
+                return;
+            }
+            let promise = Promise::new(&mut |resolve, _| {
+                let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+                *self.wake.borrow_mut() = Some(resolve);
+            });
+            let _ = JsFuture::from(promise).await;
+        }
+    }
+
+    impl Drop for ProgressEvents {
+        fn drop(&mut self) {
+            if let Some(source) = &self.source {
+                source.close();
+            }
+        }
     }
 
     fn encode(value: &str) -> String {
@@ -343,6 +400,7 @@ mod browser {
             return Err(error_message(&body));
         }
         let id = field(&body, "import_id").as_string().unwrap_or_default();
+        let events = ProgressEvents::open();
         let get = RequestInit::new();
         get.set_method("GET");
         loop {
@@ -370,7 +428,7 @@ mod browser {
             if finished {
                 return Ok(());
             }
-            sleep(400).await;
+            events.next(2000).await;
         }
     }
 }

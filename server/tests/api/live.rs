@@ -267,3 +267,62 @@ async fn a_reconnecting_browser_gets_what_it_missed_exactly_once(_: PgPoolOption
     let mut behind = connect(&app, token, Some(last)).await;
     assert_eq!(behind.next(Duration::from_secs(5)).await.unwrap().event, "reload");
 }
+
+/// A CSV import announces its progress as it runs and when it ends, with the counts its status
+/// answers, so the upload page follows the server instead of polling it.
+#[sqlx::test(migrations = false)]
+async fn a_csv_import_announces_its_progress(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    let mut feed = connect(&app, token, None).await;
+
+    let mut csv = String::from("external_id,customer_external_id,occurred_at,channel,event_type\n");
+    for n in 0..3 {
+        csv.push_str(&format!("i{n},c{n},2026-10-01T09:00:00Z,web,view\n"));
+    }
+    csv.push_str("i9,c9,2026-10-01T09:00:00Z,fax,view\n");
+    let response = app
+        .client
+        .post(format!("{}/api/v1/imports?entity=interactions", app.address))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let id = response.json::<Value>().await.unwrap()["import_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.run_jobs().await;
+
+    let mut progress = Vec::new();
+    while let Some(message) = feed.next(Duration::from_secs(5)).await {
+        progress.extend(
+            message
+                .data
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| e["kind"] == "import_progress")
+                .map(|e| e["payload"].clone()),
+        );
+        if progress.last().is_some_and(|p| p["status"] == "succeeded") {
+            break;
+        }
+    }
+    let statuses: Vec<&str> = progress.iter().map(|p| p["status"].as_str().unwrap()).collect();
+    assert!(
+        statuses.first() == Some(&"running") && statuses.last() == Some(&"succeeded"),
+        "running, then succeeded: {progress:?}"
+    );
+    let last = progress.last().unwrap();
+    assert_eq!(last["import_id"], id.as_str());
+    assert_eq!(
+        (&last["rows_done"], &last["rows_accepted"], &last["rows_rejected"]),
+        (&json!(4), &json!(3), &json!(1))
+    );
+    assert_eq!(last["bytes_done"], last["bytes_total"], "{last}");
+}

@@ -42,7 +42,7 @@ pub fn TrendChart(
 
 /// The markup every chart shares: a heading, the area the browser draws into (an image to
 /// assistive technology, named by the summary), the summary in words, and once the page is
-/// interactive a button that downloads the chart as SVG (the PNG is in the chart's toolbox).
+/// interactive buttons that download the chart as PNG and as SVG.
 #[component]
 fn ChartFrame(id: &'static str, title: &'static str, summary: String, class: &'static str) -> impl IntoView {
     let heading = format!("{id}-title");
@@ -50,9 +50,13 @@ fn ChartFrame(id: &'static str, title: &'static str, summary: String, class: &'s
     // Effects run in the browser only: without JavaScript there is no button that cannot work.
     let interactive = RwSignal::new(false);
     Effect::new(move |_| interactive.set(true));
-    let download = move |_| {
-        #[cfg(feature = "hydrate")]
-        draw::download_svg(id);
+    let download = move |format: &'static str| {
+        move |_| {
+            #[cfg(feature = "hydrate")]
+            draw::download(id, format);
+            #[cfg(not(feature = "hydrate"))]
+            let _ = format;
+        }
     };
     view! {
         <figure class=class aria-labelledby=labelled_by>
@@ -62,7 +66,13 @@ fn ChartFrame(id: &'static str, title: &'static str, summary: String, class: &'s
                 {summary}
                 <Show when=move || interactive.get()>
                     " "
-                    <button type="button" class="chart-svg" on:click=download>
+                    <button type="button" class="chart-download chart-png" on:click=download("png")
+                        aria-label=format!("Download PNG of {title}")>
+                        "Download PNG"
+                    </button>
+                    " "
+                    <button type="button" class="chart-download chart-svg" on:click=download("svg")
+                        aria-label=format!("Download SVG of {title}")>
                         "Download SVG"
                     </button>
                 </Show>
@@ -73,7 +83,7 @@ fn ChartFrame(id: &'static str, title: &'static str, summary: String, class: &'s
 
 #[cfg(feature = "hydrate")]
 mod draw {
-    use charming::component::{Axis, Feature, Legend, SaveAsImage, SaveAsImageType, Toolbox, VisualMap};
+    use charming::component::{Axis, Legend, VisualMap};
     use charming::datatype::DataPoint;
     use charming::element::{AxisType, Label, NameLocation, Orient, Tooltip, Trigger};
     use charming::series::{Bar, Heatmap, Line};
@@ -103,13 +113,12 @@ mod draw {
         let labels = points.iter().map(|p| p.0.clone()).collect();
         let sentiment = points.iter().map(|p| Some(p.1)).collect::<Vec<_>>();
         let volume = points.iter().map(|p| p.2).collect();
-        render(id, sentiment_over_volume(id, labels, &sentiment, "Texts", volume));
+        render(id, sentiment_over_volume(labels, &sentiment, "Texts", volume));
     }
 
     /// Average sentiment (−1 … 1, a gap where there is none) as a line over a volume as bars:
     /// the dashboard's trend and a customer's.
     fn sentiment_over_volume(
-        id: &str,
         labels: Vec<String>,
         sentiment: &[Option<f64>],
         volume_name: &'static str,
@@ -122,7 +131,7 @@ mod draw {
                 None => DataPoint::from("-"),
             })
             .collect();
-        base(id)
+        Chart::new()
             .tooltip(Tooltip::new().trigger(Trigger::Axis))
             .legend(Legend::new().data(vec!["Average sentiment", volume_name]))
             .x_axis(Axis::new().type_(AxisType::Category).data(labels))
@@ -143,52 +152,75 @@ mod draw {
         static DRAWN: RefCell<HashMap<String, (String, u32)>> = RefCell::new(HashMap::new());
     }
 
-    /// Downloads chart `id` as drawn, as an SVG file: ECharts draws the same options once more
-    /// with its SVG renderer into a string (its server-side mode), without toolbox or animation.
-    pub fn download_svg(id: &str) {
-        let Some((options, width)) = DRAWN.with(|drawn| drawn.borrow().get(id).cloned()) else {
-            return;
+    /// Downloads chart `id` as drawn: `png` is the chart on the page at twice its pixels on
+    /// white; `svg` has ECharts draw the same options once more with its SVG renderer into a
+    /// string (its server-side mode), without animation.
+    pub fn download(id: &str, format: &str) {
+        let href = match format {
+            "png" => png_url(id),
+            _ => svg_url(id),
         };
-        let svg = (|| -> Result<String, JsValue> {
-            let window = web_sys::window().ok_or(JsValue::NULL)?;
-            let echarts = Reflect::get(&window, &"echarts".into())?;
-            let settings = js_sys::Object::new();
-            Reflect::set(&settings, &"renderer".into(), &"svg".into())?;
-            Reflect::set(&settings, &"ssr".into(), &true.into())?;
-            Reflect::set(&settings, &"width".into(), &width.into())?;
-            Reflect::set(&settings, &"height".into(), &HEIGHT.into())?;
-            let init: Function = Reflect::get(&echarts, &"init".into())?.dyn_into()?;
-            let chart = init.call3(&echarts, &JsValue::NULL, &JsValue::NULL, &settings)?;
-            let options = js_sys::JSON::parse(&options)?;
-            let hidden = js_sys::Object::new();
-            Reflect::set(&hidden, &"show".into(), &false.into())?;
-            Reflect::set(&options, &"toolbox".into(), &hidden)?;
-            Reflect::set(&options, &"animation".into(), &false.into())?;
-            let call = |name: &str, args: &js_sys::Array| -> Result<JsValue, JsValue> {
-                let method: Function = Reflect::get(&chart, &name.into())?.dyn_into()?;
-                method.apply(&chart, args)
-            };
-            call("setOption", &js_sys::Array::of1(&options))?;
-            let svg = call("renderToSVGString", &js_sys::Array::new())?;
-            call("dispose", &js_sys::Array::new())?;
-            svg.as_string().ok_or(JsValue::NULL)
-        })();
-        let Ok(svg) = svg else { return };
+        let Ok(href) = href else { return };
         let Some(document) = web_sys::window().and_then(|w| w.document()) else {
             return;
         };
         let Ok(link) = document.create_element("a") else {
             return;
         };
-        let href = format!(
-            "data:image/svg+xml;charset=utf-8,{}",
-            js_sys::encode_uri_component(&svg)
-        );
         let _ = link.set_attribute("href", &href);
-        let _ = link.set_attribute("download", &format!("sightline-{id}.svg"));
+        let _ = link.set_attribute("download", &format!("sightline-{id}.{format}"));
         if let Ok(click) = Reflect::get(&link, &"click".into()).and_then(|f| f.dyn_into::<Function>()) {
             let _ = click.call0(&link);
         }
+    }
+
+    fn echarts() -> Result<JsValue, JsValue> {
+        let window: JsValue = web_sys::window().ok_or(JsValue::NULL)?.into();
+        Reflect::get(&window, &"echarts".into())
+    }
+
+    fn method(object: &JsValue, name: &str) -> Result<Function, JsValue> {
+        Reflect::get(object, &name.into())?.dyn_into()
+    }
+
+    fn png_url(id: &str) -> Result<String, JsValue> {
+        let echarts = echarts()?;
+        let element = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id))
+            .ok_or(JsValue::NULL)?;
+        let chart = method(&echarts, "getInstanceByDom")?.call1(&echarts, &element)?;
+        let settings = js_sys::Object::new();
+        Reflect::set(&settings, &"type".into(), &"png".into())?;
+        Reflect::set(&settings, &"pixelRatio".into(), &2.into())?;
+        Reflect::set(&settings, &"backgroundColor".into(), &"#fff".into())?;
+        method(&chart, "getDataURL")?
+            .call1(&chart, &settings)?
+            .as_string()
+            .ok_or(JsValue::NULL)
+    }
+
+    fn svg_url(id: &str) -> Result<String, JsValue> {
+        let (options, width) = DRAWN
+            .with(|drawn| drawn.borrow().get(id).cloned())
+            .ok_or(JsValue::NULL)?;
+        let echarts = echarts()?;
+        let settings = js_sys::Object::new();
+        Reflect::set(&settings, &"renderer".into(), &"svg".into())?;
+        Reflect::set(&settings, &"ssr".into(), &true.into())?;
+        Reflect::set(&settings, &"width".into(), &width.into())?;
+        Reflect::set(&settings, &"height".into(), &HEIGHT.into())?;
+        let chart = method(&echarts, "init")?.call3(&echarts, &JsValue::NULL, &JsValue::NULL, &settings)?;
+        let options = js_sys::JSON::parse(&options)?;
+        Reflect::set(&options, &"animation".into(), &false.into())?;
+        method(&chart, "setOption")?.call1(&chart, &options)?;
+        let svg = method(&chart, "renderToSVGString")?.call0(&chart)?;
+        method(&chart, "dispose")?.call0(&chart)?;
+        let svg = svg.as_string().ok_or(JsValue::NULL)?;
+        Ok(format!(
+            "data:image/svg+xml;charset=utf-8,{}",
+            js_sys::encode_uri_component(&svg)
+        ))
     }
 
     const HEIGHT: u32 = 300;
@@ -218,19 +250,6 @@ mod draw {
         attempt(id.to_owned(), chart, 30);
     }
 
-    /// Every chart: a toolbox button that downloads it as a PNG named after the chart.
-    fn base(id: &str) -> Chart {
-        Chart::new().toolbox(
-            Toolbox::new().feature(
-                Feature::new().save_as_image(
-                    SaveAsImage::new()
-                        .type_(SaveAsImageType::Png)
-                        .name(format!("sightline-{id}")),
-                ),
-            ),
-        )
-    }
-
     fn labels(d: &Dashboard) -> Vec<String> {
         d.series.iter().map(|b| b.start.clone()).collect()
     }
@@ -238,11 +257,11 @@ mod draw {
     fn sentiment(d: &Dashboard) -> Chart {
         let sentiment: Vec<Option<f64>> = d.series.iter().map(|b| b.sentiment).collect();
         let volume = d.series.iter().map(|b| b.interactions).collect();
-        sentiment_over_volume("chart-sentiment", labels(d), &sentiment, "Interactions", volume)
+        sentiment_over_volume(labels(d), &sentiment, "Interactions", volume)
     }
 
     fn revenue(d: &Dashboard) -> Chart {
-        base("chart-revenue")
+        Chart::new()
             .tooltip(Tooltip::new().trigger(Trigger::Axis))
             .legend(Legend::new().data(vec!["Revenue", "Orders"]))
             .x_axis(Axis::new().type_(AxisType::Category).data(labels(d)))
@@ -269,7 +288,7 @@ mod draw {
     }
 
     fn channels(d: &Dashboard) -> Chart {
-        base("chart-channels")
+        Chart::new()
             .tooltip(Tooltip::new().trigger(Trigger::Axis))
             .legend(Legend::new().data(vec!["Interactions", "Orders", "Scored texts"]))
             .x_axis(
@@ -310,7 +329,7 @@ mod draw {
             })
             .collect();
         let scores: Vec<String> = (1..=5).map(|s| s.to_string()).collect();
-        base("chart-segments")
+        Chart::new()
             .tooltip(Tooltip::new().trigger(Trigger::Item))
             .x_axis(
                 Axis::new()

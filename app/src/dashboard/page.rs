@@ -216,6 +216,9 @@ fn Figures(data: DashboardData) -> impl IntoView {
         </p>
         <section class="card dashboard-complaints" aria-labelledby="complaints-title">
             <h2 id="complaints-title">"Top complaints"</h2>
+            {dashboard.segment.is_some().then(|| view! {
+                <p class="hint">"From all customers' texts in the range: complaints are not split by segment yet."</p>
+            })}
             {match complaints {
                 Ok(rows) if !rows.is_empty() => view! {
                     <ol>

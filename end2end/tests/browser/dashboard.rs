@@ -105,14 +105,110 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
     open(&page, &server, "/app?days=30", true).await;
     shown(&page, "#chart-revenue canvas", "the revenue chart is drawn").await;
     shown(&page, "#chart-sentiment canvas", "the sentiment chart is drawn").await;
-    let download: String = page
+    // Each chart downloads as PNG (the chart as drawn, at twice its pixels) …
+    let waiter = page.expect_download(None).await.unwrap();
+    page.locator("figure:has(#chart-revenue) button.chart-png")
+        .click(None)
+        .await
+        .unwrap();
+    let png_file = waiter.wait().await.unwrap();
+    assert_eq!(png_file.suggested_filename(), "sightline-chart-revenue.png");
+    let saved_png = artifacts_dir().join("dashboard-revenue.png");
+    png_file.save_as(&saved_png).await.unwrap();
+    let png = std::fs::read(&saved_png).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG file");
+
+    // … and as SVG: ECharts draws the chart once more with its SVG renderer into a file.
+    let waiter = page.expect_download(None).await.unwrap();
+    page.locator("figure:has(#chart-revenue) button.chart-svg")
+        .click(None)
+        .await
+        .unwrap();
+    let svg_file = waiter.wait().await.unwrap();
+    assert_eq!(svg_file.suggested_filename(), "sightline-chart-revenue.svg");
+    let saved = artifacts_dir().join("dashboard-revenue.svg");
+    svg_file.save_as(&saved).await.unwrap();
+    let svg = std::fs::read_to_string(&saved).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("Revenue") && svg.contains("<path"),
+        "an SVG drawing of the revenue chart: {}",
+        &svg[..svg.len().min(200)]
+    );
+    // The server draws the same chart for reports, with the session's credentials.
+    let server_image: String = page
         .evaluate(
-            "echarts.getInstanceByDom(document.getElementById('chart-revenue')).getOption().toolbox[0].feature.saveAsImage.type",
+            "fetch(document.querySelector('a[href^=\"/api/v1/charts/revenue.png\"]').href)
+               .then(r => r.status + ' ' + r.headers.get('content-type'))",
             None::<&()>,
         )
         .await
         .unwrap();
-    assert_eq!(download, "png", "every chart offers a PNG download");
+    assert_eq!(server_image, "200 image/png");
+
+    // What a screen reader gets: named landmarks, controls and images, nothing unnamed.
+    let tree = page.aria_snapshot(None).await.unwrap();
+    std::fs::write(artifacts_dir().join("dashboard-aria.yaml"), &tree).unwrap();
+    for expected in [
+        "heading \"Figures Co\" [level=1]",
+        "combobox \"Range\"",
+        "textbox \"From\"",
+        "combobox \"Channel\"",
+        "combobox \"Segment\"",
+        "button \"Apply\"",
+        "list \"Key figures\"",
+        "img \"Revenue",
+        "button \"Download PNG of Revenue and orders\"",
+        "button \"Download SVG of Revenue and orders\"",
+        "link \"Revenue chart as PNG\"",
+    ] {
+        assert!(
+            tree.contains(expected),
+            "the accessibility tree has {expected}:\n{tree}"
+        );
+    }
+    let unnamed: Vec<&str> = tree
+        .lines()
+        .filter(|line| {
+            let node = line.trim_start().trim_start_matches("- ");
+            ["button", "link", "combobox", "textbox", "img", "checkbox"]
+                .iter()
+                .any(|role| {
+                    node == *role
+                        || node.starts_with(&format!("{role}:"))
+                        || node.starts_with(&format!("{role} ["))
+                })
+        })
+        .collect();
+    assert!(unnamed.is_empty(), "controls without a name: {unnamed:?}\n{tree}");
+
+    // The keyboard reaches every filter and every chart's download, in reading order, from
+    // the page's first link (the download clicks above moved the focus).
+    page.evaluate_expression("document.querySelector('a[href]').focus()")
+        .await
+        .unwrap();
+    let mut reached = Vec::new();
+    for _ in 0..60 {
+        page.keyboard().press("Tab", None).await.unwrap();
+        let focused: String = page
+            .evaluate(
+                "document.activeElement.id || document.activeElement.className || document.activeElement.tagName",
+                None::<&()>,
+            )
+            .await
+            .unwrap();
+        reached.push(focused);
+    }
+    let position = |what: &str| reached.iter().position(|r| r == what);
+    for control in [
+        "dashboard-days",
+        "dashboard-channel",
+        "dashboard-segment",
+        "chart-download chart-png",
+    ] {
+        assert!(position(control).is_some(), "Tab reaches {control}: {reached:?}");
+    }
+    assert!(position("dashboard-days") < position("dashboard-segment"));
+    assert!(position("dashboard-segment") < position("chart-download chart-png"));
     let db = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect(&server.database_url())
@@ -136,6 +232,7 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
     let revenue_30 = figure(&page, "revenue").await;
     let active_30 = figure(&page, "active_customers").await;
 
+    page.evaluate_expression("window.scrollTo(0, 0)").await.unwrap();
     page.screenshot_to_file(&artifacts_dir().join("dashboard.png"), None)
         .await
         .unwrap();
@@ -197,6 +294,39 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
         .await
         .unwrap();
     assert!(hint.contains("Import orders"), "{hint}");
+
+    // A segment: customers c0 and c2, put in "champions" by a scoring run; the figures and the
+    // address follow, and revenue is theirs alone.
+    sqlx::query(
+        "insert into customer_scores (org_id, customer_id, computed_at, model_version, recency_days, frequency,
+             monetary, r_score, f_score, m_score, segment, horizon_days, p_alive, expected_purchases,
+             expected_purchases_low, expected_purchases_high, churn_probability, churn_band, churn_method)
+         select org_id, id, now(), 'test', 1, 1, 1, 5, 5, 5,
+                case when external_id in ('c0', 'c2') then 'champions' else 'hibernating' end,
+                90, 0.5, 1, 0, 2, 0.1, 'low', 'p_alive'
+         from customers",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    page.locator("#dashboard-channel")
+        .select_option("", None)
+        .await
+        .unwrap();
+    choose(&page, "#dashboard-segment", "champions").await;
+    wait_for_path(&page, "**/app?days=7&*segment=champions*").await;
+    shown(
+        &page,
+        "#dashboard-range:has-text(\"customers now in Champions\")",
+        "the range names the segment",
+    )
+    .await;
+    const CHAMPION_REVENUE: &str = "select coalesce(sum(o.total), 0)::float8 from orders o
+        join customers c on c.id = o.customer_id and c.external_id in ('c0', 'c2')
+        where o.status not in ('refunded', 'cancelled') and (o.ordered_at at time zone 'UTC')::date > (now() at time zone 'UTC')::date - $1";
+    let champions = figure(&page, "revenue").await;
+    assert_eq!(champions, direct(CHAMPION_REVENUE, 7).await);
+    assert!(champions < revenue_7, "{champions} < {revenue_7}");
 
     // The customers list, filtered, downloads as exactly the rows it shows.
     open(

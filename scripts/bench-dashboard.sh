@@ -18,7 +18,10 @@ db_url="${admin_url%/*}/sightline_bench_$$"
 customers="${BENCH_CUSTOMERS:-17000}"
 
 say "generating the demo organization ($customers customers)"
+seed_started=$(date +%s.%N)
 DATABASE_URL="$db_url" RUST_LOG=warn "$TARGET_DIR/release/sightline" seed-demo --customers "$customers" --replace
+seed_seconds=$(awk -v a="$seed_started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+say "seeded in ${seed_seconds} s (rollup, gap and live-event triggers on)"
 say "scoring every text (synthetic scores, set-based)"
 psql "$db_url" -q <<'SQL'
 insert into ml_models (name, version, kind) values ('bench', '1', 'sentiment') on conflict do nothing;
@@ -29,6 +32,18 @@ select org_id, 'interaction', id, customer_id, occurred_at, channel,
        case when h < 0.3 then 0.1 when h < 0.5 then 0.3 else 0.8 end, 0.1,
        case when h < 0.3 then 0.8 when h < 0.5 then 0.6 else 0.1 end, 0.8, 'lexicon', 'bench', '1'
 from (select *, (abs(hashtext(id::text)) % 1000) / 1000.0 as h from interactions where content is not null) i;
+-- Synthetic RFM segments (a tenth of the customers each), for the segment-filtered views.
+insert into customer_scores (org_id, customer_id, computed_at, model_version, recency_days, frequency, monetary,
+                             r_score, f_score, m_score, segment, horizon_days, p_alive, expected_purchases,
+                             expected_purchases_low, expected_purchases_high, churn_probability, churn_band,
+                             churn_method)
+select org_id, id, now(), 'bench', 1, 1, 1, 3, 3, 3,
+       (array['champions', 'loyal_customers', 'potential_loyalists', 'new_customers', 'promising',
+              'need_attention', 'about_to_sleep', 'at_risk', 'cant_lose_them', 'hibernating'])
+           [1 + abs(hashtext(id::text)) % 10],
+       90, 0.5, 1, 0, 2, 0.2, 'low', 'p_alive'
+from customers
+on conflict (org_id, customer_id) do nothing;
 delete from scoring_queue;
 delete from live_events;
 vacuum analyze;

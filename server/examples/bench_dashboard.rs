@@ -57,6 +57,18 @@ const RAW: [(&str, &str); 4] = [
     ),
 ];
 
+/// One dashboard request, read to its end.
+async fn fetch_dashboard(client: &reqwest::Client, base: &str, token: &str, days: i32, filter: &str) {
+    let response = client
+        .get(format!("{base}/api/v1/dashboard?days={days}{filter}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
+}
+
 #[tokio::main]
 async fn main() {
     let base = env("BENCH_URL");
@@ -94,14 +106,7 @@ async fn main() {
         let days: i32 = days.parse().expect("days is a number");
         let started = Instant::now();
         if what == "dashboard" {
-            let response = client
-                .get(format!("{base}/api/v1/dashboard?days={days}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-            response.bytes().await.unwrap();
+            fetch_dashboard(&client, &base, &token, days, "").await;
         } else {
             for (_, sql) in RAW {
                 let _: (f64, f64) = sqlx::query_as(sql)
@@ -146,14 +151,7 @@ async fn main() {
         let mut times = Vec::new();
         for _ in 0..requests {
             let started = Instant::now();
-            let response = client
-                .get(format!("{base}/api/v1/dashboard?days={days}{filter}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-            response.bytes().await.unwrap();
+            fetch_dashboard(&client, &base, &token, days, filter).await;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
         let first = times[0];

@@ -16,6 +16,24 @@ async fn post(page: &Page, path: &str, body: Value) -> u16 {
 }
 
 /// Picks `value` in the filter `select` and applies the filters (a plain GET form).
+/// Clicks chart `chart`'s download button for `format` and saves the file in the artifacts;
+/// answers where.
+async fn download(page: &Page, chart: &str, format: &str) -> std::path::PathBuf {
+    let waiter = page.expect_download(None).await.unwrap();
+    page.locator(format!("figure:has(#chart-{chart}) button.chart-{format}"))
+        .click(None)
+        .await
+        .unwrap();
+    let file = waiter.wait().await.unwrap();
+    assert_eq!(
+        file.suggested_filename(),
+        format!("sightline-chart-{chart}.{format}")
+    );
+    let saved = artifacts_dir().join(format!("dashboard-{chart}.{format}"));
+    file.save_as(&saved).await.unwrap();
+    saved
+}
+
 async fn choose(page: &Page, select: &str, value: &str) {
     page.locator(select).select_option(value, None).await.unwrap();
     page.locator(".dashboard-filters button[type=submit]")
@@ -106,28 +124,10 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
     shown(&page, "#chart-revenue canvas", "the revenue chart is drawn").await;
     shown(&page, "#chart-sentiment canvas", "the sentiment chart is drawn").await;
     // Each chart downloads as PNG (the chart as drawn, at twice its pixels) …
-    let waiter = page.expect_download(None).await.unwrap();
-    page.locator("figure:has(#chart-revenue) button.chart-png")
-        .click(None)
-        .await
-        .unwrap();
-    let png_file = waiter.wait().await.unwrap();
-    assert_eq!(png_file.suggested_filename(), "sightline-chart-revenue.png");
-    let saved_png = artifacts_dir().join("dashboard-revenue.png");
-    png_file.save_as(&saved_png).await.unwrap();
-    let png = std::fs::read(&saved_png).unwrap();
+    let png = std::fs::read(download(&page, "revenue", "png").await).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG file");
-
     // … and as SVG: ECharts draws the chart once more with its SVG renderer into a file.
-    let waiter = page.expect_download(None).await.unwrap();
-    page.locator("figure:has(#chart-revenue) button.chart-svg")
-        .click(None)
-        .await
-        .unwrap();
-    let svg_file = waiter.wait().await.unwrap();
-    assert_eq!(svg_file.suggested_filename(), "sightline-chart-revenue.svg");
-    let saved = artifacts_dir().join("dashboard-revenue.svg");
-    svg_file.save_as(&saved).await.unwrap();
+    let saved = download(&page, "revenue", "svg").await;
     let svg = std::fs::read_to_string(&saved).unwrap();
     assert!(
         svg.starts_with("<svg") && svg.contains("Revenue") && svg.contains("<path"),

@@ -144,17 +144,15 @@ pub fn render(figure: &Figure, format: Format, width: u32, height: u32) -> Resul
     }
 }
 
-/// The value range of one side's series: bars start at zero, and an empty side gets 0 … 1 so
-/// the axis still draws.
+/// The value range of one side's series, always with zero in it (bars and counts start there),
+/// and 0 … 1 for an empty side so the axis still draws.
 fn value_range(figure: &Figure, side: Side) -> Range<f64> {
     let on_side = figure.series.iter().filter(|s| s.side == side);
     let mut low = f64::INFINITY;
     let mut high = f64::NEG_INFINITY;
     for series in on_side {
-        if series.mark == Mark::Bars {
-            low = low.min(0.0);
-            high = high.max(0.0);
-        }
+        low = low.min(0.0);
+        high = high.max(0.0);
         for value in series.values.iter().flatten().filter(|v| v.is_finite()) {
             low = low.min(*value);
             high = high.max(*value);
@@ -169,6 +167,20 @@ fn value_range(figure: &Figure, side: Side) -> Range<f64> {
     let margin = (high - low) * 0.05;
     let low = if low < 0.0 { low - margin } else { low };
     low..(high + margin)
+}
+
+/// An axis value as people write it: whole numbers without decimals, others to what the
+/// step needs.
+fn axis_number(value: &f64) -> String {
+    // No "-0" where a range crosses zero.
+    let value = if *value == 0.0 { 0.0 } else { *value };
+    if value.fract().abs() < 1e-9 {
+        format!("{value:.0}")
+    } else if value.abs() >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
 }
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &Figure) -> Result<(), ChartError> {
@@ -198,8 +210,11 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &Figure) -> Re
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .max_light_lines(0)
         .x_labels(count.min(8))
         .x_label_formatter(&label)
+        .y_labels(6)
+        .y_label_formatter(&axis_number)
         .y_desc(&figure.left_label)
         .label_style((FONT, 12))
         .axis_desc_style((FONT, 13))
@@ -208,6 +223,8 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &Figure) -> Re
     if has_right {
         chart
             .configure_secondary_axes()
+            .y_labels(6)
+            .y_label_formatter(&axis_number)
             .y_desc(&figure.right_label)
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 13))
@@ -351,6 +368,14 @@ mod tests {
             palette_blue > 100,
             "the revenue bars are drawn ({palette_blue} pixels)"
         );
+    }
+
+    #[test]
+    fn axis_numbers_drop_needless_decimals() {
+        assert_eq!(axis_number(&9000.0), "9000");
+        assert_eq!(axis_number(&-0.0), "0");
+        assert_eq!(axis_number(&0.25), "0.25");
+        assert_eq!(axis_number(&12.5), "12.5");
     }
 
     #[test]

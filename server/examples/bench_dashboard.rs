@@ -140,12 +140,15 @@ async fn main() {
 
     println!("| request | range | first (ms) | p50 (ms) | p95 (ms) | raw SQL p50 (ms) | raw SQL p95 (ms) | p50 raw ÷ dashboard |");
     println!("|---|---|---|---|---|---|---|---|");
-    // The segment filter sums its members' days (customer_days), not the daily rollups.
+    // The segment filter sums its members' days (customer_days), not the daily rollups; the
+    // category filter reads the range's order lines and reviews (no rollup splits by category).
     let views = [
         (30, ""),
         (365, ""),
         (30, "&segment=champions"),
         (365, "&segment=champions"),
+        (30, "&category=Apparel"),
+        (365, "&category=Apparel"),
     ];
     for (days, filter) in views {
         let mut times = Vec::new();

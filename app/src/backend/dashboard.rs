@@ -2,7 +2,9 @@
 //! and `active_gaps` (customers by active day and previous active day), both kept exact by the
 //! database's triggers, plus
 //! the stored RFM segments and churn bands of the last scoring run. No query here reads raw
-//! events, so the cost follows the number of days, not of events.
+//! events, so the cost follows the number of days, not of events — except with a product
+//! category chosen: orders are split by category only in their lines, so those figures are
+//! read from the range's order lines (`orders_time_idx`), a cost that follows its orders.
 
 use analytics::rfm::Segment;
 use analytics::Interval;
@@ -17,7 +19,7 @@ use super::text::search::channel_param;
 use crate::dashboard::{Bucket, ChannelTotals, Dashboard, Kpi, RfmCell, SegmentTotals};
 
 /// Query parameters as sent: `from`/`to` (ISO dates), or `days` ending today; `channel`;
-/// `segment` (an RFM segment key).
+/// `segment` (an RFM segment key); `category` (a product category).
 #[derive(Debug, Default, Deserialize)]
 pub struct DashboardQuery {
     pub from: Option<String>,
@@ -25,16 +27,19 @@ pub struct DashboardQuery {
     pub days: Option<String>,
     pub channel: Option<String>,
     pub segment: Option<String>,
+    pub category: Option<String>,
 }
 
 /// The validated range and filter.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scope {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub channel: Option<&'static str>,
     /// Customers of this RFM segment as of the last scoring run.
     pub segment: Option<Segment>,
+    /// Order lines and reviews of products in this category.
+    pub category: Option<String>,
 }
 
 impl Scope {
@@ -58,7 +63,8 @@ impl Scope {
 }
 
 /// Checks the parameters: a 422 naming the field for a bad date, an inverted or over-long
-/// range, a `days` outside 1..=3660, an unknown channel or an unknown segment.
+/// range, a `days` outside 1..=3660, an unknown channel or segment, or a category name longer
+/// than a product's can be. A category no product has is not an error: its figures are zero.
 pub fn scope(query: &DashboardQuery, today: NaiveDate) -> Result<Scope, ApiError> {
     let days = match query.days.as_deref().filter(|d| !d.is_empty()) {
         None => 30,
@@ -93,30 +99,99 @@ pub fn scope(query: &DashboardQuery, today: NaiveDate) -> Result<Scope, ApiError
             })
         })
         .transpose()?;
+    let category = query
+        .category
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            (c.chars().count() <= 200)
+                .then(|| c.to_owned())
+                .ok_or_else(|| invalid("category", "must be at most 200 characters"))
+        })
+        .transpose()?;
     Ok(Scope {
         from,
         to,
         channel,
         segment,
+        category,
     })
 }
 
+// Every dashboard query binds the same parameters: $1 = organization, $2 = channel, $3 =
+// segment key, $4 = category (each null when not chosen), $5..$6 = the days it reads, and $7
+// whatever else it needs. A `union all` branch whose condition on them is false is not run.
+
+/// The order lines of category $4 in $5..$6 that count (not refunded or cancelled), in
+/// channel $2 and of segment $3's customers when chosen: `from … where …` over `o` (orders),
+/// `l` (lines) and `p` (products).
+macro_rules! category_lines {
+    () => {
+        "from orders o
+         join order_lines l on l.org_id = o.org_id and l.order_id = o.id
+         join products p on p.org_id = l.org_id and p.id = l.product_id
+         where o.org_id = $1 and $4::text is not null and p.category = $4
+           and o.ordered_at >= $5::date::timestamp at time zone 'UTC'
+           and o.ordered_at < ($6::date + 1)::timestamp at time zone 'UTC'
+           and o.status not in ('cancelled', 'refunded')
+           and ($2::text is null or coalesce(o.channel, 'unknown') = $2)
+           and ($3::text is null
+                or o.customer_id in (select customer_id from customer_scores where org_id = $1 and segment = $3))"
+    };
+}
+
+/// Category $4's days per channel, in the columns of `days`: its order lines' orders and
+/// revenue, and its products' scored reviews. Interactions are not tied to products, so there
+/// are none.
+macro_rules! category_days {
+    () => {
+        concat!(
+            "select (o.ordered_at at time zone 'UTC')::date as day, coalesce(o.channel, 'unknown') as channel,
+                    0::int8 as interactions, count(distinct o.id)::int8 as orders,
+                    sum(l.quantity * l.unit_price) as revenue, 0::int8 as texts, 0::float8 as polarity_sum,
+                    0::float8 as polarity_squares ",
+            category_lines!(),
+            " group by 1, 2
+             union all
+             select (t.written_at at time zone 'UTC')::date, 'review', 0, 0, 0, count(*),
+                    sum(t.positive::float8 - t.negative::float8), sum((t.positive::float8 - t.negative::float8) ^ 2)
+             from text_scores t
+             join reviews r on r.org_id = t.org_id and r.id = t.subject_id
+             join products p on p.org_id = r.org_id and p.id = r.product_id
+             where t.org_id = $1 and t.subject = 'review' and $4::text is not null and p.category = $4
+               and t.written_at >= $5::date::timestamp at time zone 'UTC'
+               and t.written_at < ($6::date + 1)::timestamp at time zone 'UTC'
+               and ($2::text is null or $2 = 'review')
+               and ($3::text is null
+                    or t.customer_id in (select customer_id from customer_scores where org_id = $1 and segment = $3))
+             group by 1"
+        )
+    };
+}
+
 /// The per-day figures every range query sums, as relation `days` (day, channel,
-/// interactions, orders, revenue, texts, polarity_sum, polarity_squares): the daily rollups,
-/// or with a segment chosen its customers' days (migration 0012), for all channels or one.
-/// Binds $1 = organization, $2 = channel or null, $3 = segment key or null; a branch whose
-/// condition on $3 is false is not run.
+/// interactions, orders, revenue, texts, polarity_sum, polarity_squares) over $5..$6: the daily
+/// rollups; with a segment chosen its customers' days (migration 0012), for all channels or
+/// one; with a category chosen, `category_days`.
 macro_rules! days {
     () => {
-        "(select day, channel, interactions, orders, revenue, texts, polarity_sum, polarity_squares
-          from daily_rollups
-          where org_id = $1 and $3::text is null and ($2::text is null or channel = $2)
-          union all
-          select d.day, d.channel, d.interactions, d.orders, d.revenue, d.texts, d.polarity_sum, d.polarity_squares
-          from customer_scores s
-          join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
-               and d.channel = coalesce($2, '*')
-          where s.org_id = $1 and s.segment = $3) as days"
+        concat!(
+            "(select day, channel, interactions, orders, revenue, texts, polarity_sum, polarity_squares
+              from daily_rollups
+              where org_id = $1 and $3::text is null and $4::text is null and ($2::text is null or channel = $2)
+                and day between $5 and $6
+              union all
+              select d.day, d.channel, d.interactions, d.orders, d.revenue, d.texts, d.polarity_sum,
+                     d.polarity_squares
+              from customer_scores s
+              join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
+                   and d.channel = coalesce($2, '*') and d.day between $5 and $6
+              where s.org_id = $1 and s.segment = $3 and $4::text is null
+              union all ",
+            category_days!(),
+            ") as days"
+        )
     };
 }
 
@@ -139,21 +214,23 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     let conn = caller.tenant.conn();
 
     let segment = scope.segment.map(Segment::key);
+    let category = scope.category.as_deref();
     // Both ranges' totals in one pass over their days.
     let totals: Vec<(bool, Totals)> = sqlx::query_as::<_, (bool, i64, f64, i64, f64, f64)>(concat!(
-        "select day >= $5 as current, coalesce(sum(orders), 0)::int8, coalesce(sum(revenue), 0)::float8,
+        "select day >= $7 as current, coalesce(sum(orders), 0)::int8, coalesce(sum(revenue), 0)::float8,
                 coalesce(sum(texts), 0)::int8, coalesce(sum(polarity_sum), 0)::float8,
                 coalesce(sum(polarity_squares), 0)::float8
          from ",
         days!(),
-        " where day between $4 and $6 group by 1"
+        " group by 1"
     ))
     .bind(org)
     .bind(scope.channel)
     .bind(segment)
+    .bind(category)
     .bind(previous_from)
-    .bind(scope.from)
     .bind(scope.to)
+    .bind(scope.from)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -184,20 +261,24 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
 
     // Customers whose first active day in the range follows a gap from before it (see
     // migration 0012): a sum over the range's (day, previous day) pairs, not a distinct count.
-    // A segment's members are counted among their own days.
+    // A segment's members are counted among their own days, a category's among its buyers.
     let active = |from: NaiveDate, to: NaiveDate| {
-        sqlx::query_scalar::<_, i64>(
+        sqlx::query_scalar::<_, i64>(concat!(
             "select (select coalesce(sum(customers), 0)::int8 from active_gaps
-                     where org_id = $1 and channel = coalesce($2, '*') and $3::text is null
-                       and day between $4 and $5 and previous_day < $4)
+                     where org_id = $1 and channel = coalesce($2, '*') and $3::text is null and $4::text is null
+                       and day between $5 and $6 and previous_day < $5)
                   + (select count(distinct s.customer_id) from customer_scores s
                      join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
-                          and d.channel = coalesce($2, '*') and d.day between $4 and $5 and d.events > 0
-                     where s.org_id = $1 and s.segment = $3)",
-        )
+                          and d.channel = coalesce($2, '*') and d.day between $5 and $6 and d.events > 0
+                     where s.org_id = $1 and s.segment = $3 and $4::text is null)
+                  + (select count(distinct o.customer_id) ",
+            category_lines!(),
+            ")"
+        ))
         .bind(org)
         .bind(scope.channel)
         .bind(segment)
+        .bind(category)
         .bind(from)
         .bind(to)
     };
@@ -205,15 +286,16 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     let active_before = active(previous_from, previous_to).fetch_one(&mut *conn).await?;
 
     let series: Vec<Bucket> = sqlx::query_as::<_, (NaiveDate, i64, i64, f64, i64, f64)>(concat!(
-        "select date_trunc($6, day)::date, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8,
+        "select date_trunc($7, day)::date, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8,
                 sum(texts)::int8, sum(polarity_sum)::float8
          from ",
         days!(),
-        " where day between $4 and $5 group by 1 order by 1"
+        " group by 1 order by 1"
     ))
     .bind(org)
     .bind(scope.channel)
     .bind(segment)
+    .bind(category)
     .bind(scope.from)
     .bind(scope.to)
     .bind(scope.bucket())
@@ -231,25 +313,30 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     .collect();
 
     // Per channel: a segment's members' days in each channel (not their all-channel days).
-    let channels: Vec<ChannelTotals> = sqlx::query_as::<_, (String, i64, i64, f64, i64)>(
+    let channels: Vec<ChannelTotals> = sqlx::query_as::<_, (String, i64, i64, f64, i64)>(concat!(
         "select channel, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8, sum(texts)::int8
          from (
              select channel, interactions, orders, revenue, texts from daily_rollups
-             where org_id = $1 and $3::text is null and ($2::text is null or channel = $2)
-               and day between $4 and $5
+             where org_id = $1 and $3::text is null and $4::text is null and ($2::text is null or channel = $2)
+               and day between $5 and $6
              union all
              select d.channel, d.interactions, d.orders, d.revenue, d.texts from customer_scores s
              join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
-                  and d.channel <> '*' and ($2::text is null or d.channel = $2) and d.day between $4 and $5
-             where s.org_id = $1 and s.segment = $3
+                  and d.channel <> '*' and ($2::text is null or d.channel = $2) and d.day between $5 and $6
+             where s.org_id = $1 and s.segment = $3 and $4::text is null
+             union all
+             select channel, interactions, orders, revenue, texts from (",
+        category_days!(),
+        ") by_category
          ) days
          group by 1
          having sum(interactions) <> 0 or sum(orders) <> 0 or sum(texts) <> 0
-         order by 2 desc, 3 desc, 1",
-    )
+         order by 2 desc, 3 desc, 1"
+    ))
     .bind(org)
     .bind(scope.channel)
     .bind(segment)
+    .bind(category)
     .bind(scope.from)
     .bind(scope.to)
     .fetch_all(&mut *conn)
@@ -271,21 +358,37 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     .fetch_optional(&mut *conn)
     .await?;
 
-    // The last scoring run's segments and churn bands (a snapshot, not a range).
-    let scored: Vec<(String, i64, f64, i64)> = sqlx::query_as(
+    // The last scoring run's segments and churn bands (a snapshot, not a range); with a category
+    // chosen, of the customers who bought it in the range.
+    let scored: Vec<(String, i64, f64, i64)> = sqlx::query_as(concat!(
         "select segment, count(*), coalesce(sum(monetary), 0)::float8, count(*) filter (where churn_band = 'high')
-         from customer_scores where org_id = $1 group by 1",
-    )
+         from customer_scores
+         where org_id = $1 and ($4::text is null or customer_id in (select o.customer_id ",
+        category_lines!(),
+        ")) group by 1"
+    ))
     .bind(org)
+    .bind(scope.channel)
+    .bind(None::<&str>)
+    .bind(category)
+    .bind(scope.from)
+    .bind(scope.to)
     .fetch_all(&mut *conn)
     .await?;
-    let rfm_grid: Vec<RfmCell> = sqlx::query_as::<_, (i16, i16, i64, f64)>(
+    let rfm_grid: Vec<RfmCell> = sqlx::query_as::<_, (i16, i16, i64, f64)>(concat!(
         "select r_score, f_score, count(*), coalesce(sum(monetary), 0)::float8
-         from customer_scores where org_id = $1 and ($2::text is null or segment = $2)
-         group by 1, 2 order by 1, 2",
-    )
+         from customer_scores
+         where org_id = $1 and ($3::text is null or segment = $3)
+           and ($4::text is null or customer_id in (select o.customer_id ",
+        category_lines!(),
+        ")) group by 1, 2 order by 1, 2"
+    ))
     .bind(org)
+    .bind(scope.channel)
     .bind(segment)
+    .bind(category)
+    .bind(scope.from)
+    .bind(scope.to)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -296,6 +399,14 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
         revenue,
     })
     .collect();
+    // The categories to choose from (the products' own, so a bookmarked one that is gone still
+    // answers, with zeros).
+    let categories: Vec<String> = sqlx::query_scalar(
+        "select distinct category from products where org_id = $1 and category is not null order by 1 limit 500",
+    )
+    .bind(org)
+    .fetch_all(&mut *conn)
+    .await?;
     let scored_at: Option<chrono::DateTime<Utc>> =
         sqlx::query_scalar("select max(computed_at) from customer_scores where org_id = $1")
             .bind(org)
@@ -326,77 +437,100 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
             .then(|| Interval::mean_of_moments(t.texts as f64, t.polarity_sum, t.polarity_squares, 0.9))
     };
     let sentiment_now = sentiment(&current);
-    let kpis =
-        vec![
-            Kpi {
-                key: "revenue".into(),
-                label: "Revenue".into(),
-                value: Some(current.revenue),
-                previous: Some(previous.revenue),
-                interval: None,
-                explanation: "Sum of order totals; refunded and cancelled orders are left out.".to_owned(),
-                empty_hint: (current.orders == 0).then(|| "Import orders to see revenue.".to_owned()),
-            },
-            Kpi {
-                key: "orders".into(),
-                label: "Orders".into(),
-                value: Some(current.orders as f64),
-                previous: Some(previous.orders as f64),
-                interval: None,
-                explanation: "Orders placed, refunds and cancellations left out.".to_owned(),
-                empty_hint: (current.orders == 0).then(|| "Import orders or connect Shopify.".to_owned()),
-            },
-            Kpi {
-                key: "active_customers".into(),
-                label: "Active customers".into(),
-                value: Some(active_now as f64),
-                previous: Some(active_before as f64),
-                interval: None,
-                explanation: "Customers with at least one interaction or order in the range.".to_owned(),
-                empty_hint: (active_now == 0).then(|| "Send interactions or import a CSV file.".to_owned()),
-            },
-            Kpi {
-                key: "sentiment".into(),
-                label: "Average sentiment".into(),
-                value: sentiment_now.as_ref().map(|i| i.estimate),
-                previous: sentiment(&previous).map(|i| i.estimate),
-                interval: sentiment_now.as_ref().map(|i| (i.low, i.high)),
-                explanation: format!(
-                    "Mean of P(positive) − P(negative) over {} scored texts, from −1 (all negative) to 1.",
-                    current.texts
+    let kpis = vec![
+        Kpi {
+            key: "revenue".into(),
+            label: "Revenue".into(),
+            value: Some(current.revenue),
+            previous: Some(previous.revenue),
+            interval: None,
+            explanation: match category {
+                Some(c) => format!(
+                    "Sum of the order lines (quantity × unit price) of products in category “{c}”; \
+                         refunded and cancelled orders are left out."
                 ),
-                empty_hint: (current.texts == 0).then(|| {
-                    "Texts are scored as they arrive: send interactions with content or reviews.".to_owned()
-                }),
+                None => "Sum of order totals; refunded and cancelled orders are left out.".to_owned(),
             },
-            Kpi {
-                key: "high_churn_risk".into(),
-                label: "Customers at high churn risk".into(),
-                value: scored_at.map(|_| high_churn as f64),
-                previous: None,
-                interval: None,
-                explanation: match scored_at {
-                    Some(at) => format!(
-                    "Of {scored_customers} scored customers{}, as of the scoring run at {} (all channels).",
-                    scope.segment.map(|s| format!(" in {}", s.label())).unwrap_or_default(),
-                    at.format("%Y-%m-%d %H:%M UTC")
+            empty_hint: (current.orders == 0).then(|| "Import orders to see revenue.".to_owned()),
+        },
+        Kpi {
+            key: "orders".into(),
+            label: "Orders".into(),
+            value: Some(current.orders as f64),
+            previous: Some(previous.orders as f64),
+            interval: None,
+            explanation: match category {
+                Some(c) => {
+                    format!("Orders with a product in category “{c}”, refunds and cancellations left out.")
+                }
+                None => "Orders placed, refunds and cancellations left out.".to_owned(),
+            },
+            empty_hint: (current.orders == 0).then(|| "Import orders or connect Shopify.".to_owned()),
+        },
+        Kpi {
+            key: "active_customers".into(),
+            label: "Active customers".into(),
+            value: Some(active_now as f64),
+            previous: Some(active_before as f64),
+            interval: None,
+            explanation: match category {
+                Some(c) => format!("Customers who ordered a product in category “{c}” in the range."),
+                None => "Customers with at least one interaction or order in the range.".to_owned(),
+            },
+            empty_hint: (active_now == 0).then(|| "Send interactions or import a CSV file.".to_owned()),
+        },
+        Kpi {
+            key: "sentiment".into(),
+            label: "Average sentiment".into(),
+            value: sentiment_now.as_ref().map(|i| i.estimate),
+            previous: sentiment(&previous).map(|i| i.estimate),
+            interval: sentiment_now.as_ref().map(|i| (i.low, i.high)),
+            explanation: format!(
+                "Mean of P(positive) − P(negative) over {} scored {}, from −1 (all negative) to 1.",
+                current.texts,
+                category.map_or("texts".to_owned(), |c| format!(
+                    "reviews of products in category “{c}”"
+                )),
+            ),
+            empty_hint: (current.texts == 0).then(|| {
+                "Texts are scored as they arrive: send interactions with content or reviews.".to_owned()
+            }),
+        },
+        Kpi {
+            key: "high_churn_risk".into(),
+            label: "Customers at high churn risk".into(),
+            value: scored_at.map(|_| high_churn as f64),
+            previous: None,
+            interval: None,
+            explanation: match scored_at {
+                Some(at) => format!(
+                    "Of {scored_customers} scored customers{}{}, as of the scoring run at {}{}.",
+                    scope
+                        .segment
+                        .map(|s| format!(" in {}", s.label()))
+                        .unwrap_or_default(),
+                    category
+                        .map(|c| format!(" who ordered in category “{c}” in the range"))
+                        .unwrap_or_default(),
+                    at.format("%Y-%m-%d %H:%M UTC"),
+                    if category.is_some() { "" } else { " (all channels)" },
                 ),
-                    None => "No scoring run has finished yet.".to_owned(),
-                },
-                empty_hint: scored_at.is_none().then(|| {
-                    "Scores are computed after each import and daily; import orders to get them.".to_owned()
-                }),
+                None => "No scoring run has finished yet.".to_owned(),
             },
-            Kpi {
-                key: "open_alerts".into(),
-                label: "Open alerts".into(),
-                value: None,
-                previous: None,
-                interval: None,
-                explanation: "Fraud and anomaly alerts are not computed yet.".to_owned(),
-                empty_hint: Some("Alerts arrive with fraud detection.".to_owned()),
-            },
-        ];
+            empty_hint: scored_at.is_none().then(|| {
+                "Scores are computed after each import and daily; import orders to get them.".to_owned()
+            }),
+        },
+        Kpi {
+            key: "open_alerts".into(),
+            label: "Open alerts".into(),
+            value: None,
+            previous: None,
+            interval: None,
+            explanation: "Fraud and anomaly alerts are not computed yet.".to_owned(),
+            empty_hint: Some("Alerts arrive with fraud detection.".to_owned()),
+        },
+    ];
 
     Ok(Dashboard {
         from: scope.from.to_string(),
@@ -406,6 +540,8 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
         previous_to: previous_to.to_string(),
         channel: scope.channel.map(str::to_owned),
         segment: scope.segment.map(|s| s.key().to_owned()),
+        category: scope.category.clone(),
+        categories,
         currency,
         kpis,
         bucket: scope.bucket().to_owned(),
@@ -462,7 +598,7 @@ mod tests {
         ) {
             let from = day("1990-01-01") + chrono::Duration::days(start);
             let to = from + chrono::Duration::days(length - 1);
-            let s = Scope { from, to, channel: None, segment: None };
+            let s = Scope { from, to, channel: None, segment: None, category: None };
             let (pf, pt) = s.previous();
             prop_assert_eq!((pt - pf).num_days(), (to - from).num_days());
             prop_assert_eq!(pt.succ_opt().unwrap(), from);

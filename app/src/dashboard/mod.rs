@@ -27,6 +27,11 @@ pub struct Dashboard {
     /// The RFM segment (key) every figure is limited to, if one was chosen: its customers as of
     /// the last scoring run.
     pub segment: Option<String>,
+    /// The product category every figure is limited to, if one was chosen: its order lines and
+    /// reviews (interactions are not tied to products).
+    pub category: Option<String>,
+    /// The organization's product categories, to choose from.
+    pub categories: Vec<String>,
     /// The currency revenue is in (the organization's most recent order's).
     pub currency: Option<String>,
     pub kpis: Vec<Kpi>,

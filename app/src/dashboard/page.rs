@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::charts::ChartBox;
 use super::{Change, Dashboard, Kpi, CHANNELS, PRESETS};
-use crate::account::{viewer_resource, Protected};
+use crate::account::{encode_query_value, viewer_resource, Protected};
 use crate::data::SEGMENTS;
 use crate::ui_error::UiError;
 
@@ -30,6 +30,7 @@ pub struct DashboardParams {
     pub to: Option<String>,
     pub channel: Option<String>,
     pub segment: Option<String>,
+    pub category: Option<String>,
 }
 
 #[server(prefix = "/rpc", endpoint = "dashboard")]
@@ -46,6 +47,7 @@ pub async fn load_dashboard(params: DashboardParams) -> Result<DashboardData, Ui
         days: params.days,
         channel: params.channel,
         segment: params.segment,
+        category: params.category,
     };
     let (first, second) = (web::caller(), web::caller());
     let dashboard = dashboard(&mut first.await?, &query).await?;
@@ -87,6 +89,7 @@ fn DashboardView() -> impl IntoView {
                 to: get("to"),
                 channel: get("channel"),
                 segment: get("segment"),
+                category: get("category"),
             }
         })
     };
@@ -114,7 +117,7 @@ fn DashboardView() -> impl IntoView {
                     )
                 })}
             </Suspense>
-            <Filters params=params() />
+            <Filters params=params() data />
             // A transition keeps the figures on screen while live updates fetch new ones.
             <Transition fallback=|| view! { <p class="loading">"Adding up your numbers…"</p> }>
                 {move || Suspend::new(async move {
@@ -128,13 +131,30 @@ fn DashboardView() -> impl IntoView {
     }
 }
 
-/// Range presets, custom dates and the channel and segment filters: a GET form to `/app`.
+/// Range presets, custom dates and the channel, segment and category filters: a GET form to
+/// `/app`. The categories are the organization's, so that select waits for the figures.
 #[component]
-fn Filters(params: DashboardParams) -> impl IntoView {
+fn Filters(params: DashboardParams, data: Resource<Result<DashboardData, UiError>>) -> impl IntoView {
     let custom = params.days.is_none() && (params.from.is_some() || params.to.is_some());
     let days = params.days.clone().unwrap_or_else(|| "30".into());
     let channel = params.channel.clone().unwrap_or_default();
     let segment = params.segment.clone().unwrap_or_default();
+    let category = params.category.clone().unwrap_or_default();
+    let category_select = move |categories: Vec<String>| {
+        let chosen = category.clone();
+        // A bookmarked category no product has any more stays chosen (its figures are zero).
+        let missing = (!chosen.is_empty() && !categories.contains(&chosen)).then(|| chosen.clone());
+        view! {
+            <select id="dashboard-category" name="category">
+                <option value="" selected=chosen.is_empty()>"All categories"</option>
+                {missing.into_iter().chain(categories).map(|c| {
+                    let (selected, label) = (c == chosen, c.clone());
+                    view! { <option value=c selected=selected>{label}</option> }
+                }).collect_view()}
+            </select>
+        }
+    };
+    let waiting = category_select.clone();
     view! {
         <form method="get" action="/app" class="filters dashboard-filters" aria-label="Range and filters">
             <label for="dashboard-days">"Range"</label>
@@ -169,6 +189,15 @@ fn Filters(params: DashboardParams) -> impl IntoView {
                     .map(|(key, label)| view! { <option value=*key selected=segment == *key>{*label}</option> })
                     .collect_view()}
             </select>
+            <label for="dashboard-category">"Category"</label>
+            <Suspense fallback=move || waiting(Vec::new())>
+                {move || {
+                    let category_select = category_select.clone();
+                    Suspend::new(async move {
+                        category_select(data.await.map(|d| d.dashboard.categories).unwrap_or_default())
+                    })
+                }}
+            </Suspense>
             <button type="submit" class="button">"Apply"</button>
         </form>
     }
@@ -193,9 +222,10 @@ fn Figures(data: DashboardData) -> impl IntoView {
     let shared = StoredValue::new(dashboard.clone());
     view! {
         <p class="hint" id="dashboard-range">
-            {format!("{} to {} (UTC){}{}. ", dashboard.from, dashboard.to,
+            {format!("{} to {} (UTC){}{}{}. ", dashboard.from, dashboard.to,
                 dashboard.channel.as_ref().map(|c| format!(", channel {c}")).unwrap_or_default(),
-                segment_label(dashboard.segment.as_deref()).map(|s| format!(", customers now in {s}")).unwrap_or_default())}
+                segment_label(dashboard.segment.as_deref()).map(|s| format!(", customers now in {s}")).unwrap_or_default(),
+                dashboard.category.as_ref().map(|c| format!(", products in category “{c}”")).unwrap_or_default())}
             {comparison}
         </p>
         <ul class="kpi-grid" aria-label="Key figures">{tiles}</ul>
@@ -216,8 +246,8 @@ fn Figures(data: DashboardData) -> impl IntoView {
         </p>
         <section class="card dashboard-complaints" aria-labelledby="complaints-title">
             <h2 id="complaints-title">"Top complaints"</h2>
-            {dashboard.segment.is_some().then(|| view! {
-                <p class="hint">"From all customers' texts in the range: complaints are not split by segment yet."</p>
+            {(dashboard.segment.is_some() || dashboard.category.is_some()).then(|| view! {
+                <p class="hint">"From all customers' texts in the range: complaints are not split by segment or category yet."</p>
             })}
             {match complaints {
                 Ok(rows) if !rows.is_empty() => view! {
@@ -323,18 +353,19 @@ fn segment_label(key: Option<&str>) -> Option<&'static str> {
         .map(|(_, label)| *label)
 }
 
-/// Links to `GET /api/v1/charts/{name}.{png|svg}` for the range and channel on screen; they work
-/// without JavaScript.
+/// Links to `GET /api/v1/charts/{name}.{png|svg}` for the range and filters on screen; they
+/// work without JavaScript.
 fn chart_image_links(d: &Dashboard) -> impl IntoView {
-    let query = format!(
-        "from={}&to={}{}",
-        d.from,
-        d.to,
-        d.channel
-            .as_ref()
-            .map(|c| format!("&channel={c}"))
-            .unwrap_or_default()
-    );
+    let mut query = format!("from={}&to={}", d.from, d.to);
+    for (name, value) in [
+        ("channel", &d.channel),
+        ("segment", &d.segment),
+        ("category", &d.category),
+    ] {
+        if let Some(value) = value {
+            query.push_str(&format!("&{name}={}", encode_query_value(value)));
+        }
+    }
     [
         ("sentiment", "Sentiment"),
         ("revenue", "Revenue"),
@@ -360,6 +391,14 @@ fn chart_image_links(d: &Dashboard) -> impl IntoView {
 fn sentiment_summary(d: &Dashboard) -> String {
     let texts: i64 = d.series.iter().map(|b| b.texts).sum();
     let interactions: i64 = d.series.iter().map(|b| b.interactions).sum();
+    if let Some(category) = &d.category {
+        return format!(
+            "Average sentiment of the reviews of products in category “{category}” per {}: {} scored \
+             reviews in the range (interactions are not tied to products).",
+            d.bucket,
+            group_thousands(&texts.to_string())
+        );
+    }
     format!(
         "Average sentiment per {} and the number of interactions: {} interactions and {} scored texts in the range.",
         d.bucket,

@@ -102,10 +102,22 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
         })
         .collect();
     let orders: Vec<Value> = (0..30)
-        .map(|n| json!({ "external_id": format!("o{n}"), "customer_external_id": format!("c{}", n % 5),
+        .map(|n| {
+            json!({ "external_id": format!("o{n}"), "customer_external_id": format!("c{}", n % 5),
             "ordered_at": days_ago(n * 2), "status": "paid", "currency": "EUR", "channel": "web",
-            "total": format!("{}.25", 20 + n), "lines": [{ "sku": "MUG-1", "quantity": 1, "unit_price": "20.25" }] }))
+            "total": format!("{}.25", 20 + n), "lines": if n % 3 == 0 {
+                json!([{ "sku": "MUG-1", "quantity": 1, "unit_price": "20.25" },
+                       { "sku": "TEE-1", "quantity": 1, "unit_price": "15.00" }])
+            } else {
+                json!([{ "sku": "MUG-1", "quantity": 1, "unit_price": "20.25" }])
+            } })
+        })
         .collect();
+    let products = json!({ "records": [
+        { "sku": "MUG-1", "name": "Mug", "category": "Kitchen", "price": "20.25", "currency": "EUR" },
+        { "sku": "TEE-1", "name": "T-shirt", "category": "Apparel", "price": "15.00", "currency": "EUR" },
+    ]});
+    assert_eq!(post(&page, "/api/v1/products/batch", products).await, 201);
     assert_eq!(
         post(
             &page,
@@ -154,6 +166,7 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
         "textbox \"From\"",
         "combobox \"Channel\"",
         "combobox \"Segment\"",
+        "combobox \"Category\"",
         "button \"Apply\"",
         "list \"Key figures\"",
         "img \"Revenue",
@@ -327,6 +340,26 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
     let champions = figure(&page, "revenue").await;
     assert_eq!(champions, direct(CHAMPION_REVENUE, 7).await);
     assert!(champions < revenue_7, "{champions} < {revenue_7}");
+
+    // A product category: its order lines alone, whoever bought them.
+    page.locator("#dashboard-segment")
+        .select_option("", None)
+        .await
+        .unwrap();
+    choose(&page, "#dashboard-category", "Apparel").await;
+    wait_for_path(&page, "**/app?days=7&*category=Apparel*").await;
+    shown(
+        &page,
+        "#dashboard-range:has-text(\"products in category “Apparel”\")",
+        "the range names the category",
+    )
+    .await;
+    const APPAREL_REVENUE: &str = "select coalesce(sum(l.quantity * l.unit_price), 0)::float8 from orders o
+        join order_lines l on l.order_id = o.id join products p on p.id = l.product_id and p.category = 'Apparel'
+        where o.status not in ('refunded', 'cancelled') and (o.ordered_at at time zone 'UTC')::date > (now() at time zone 'UTC')::date - $1";
+    let apparel = figure(&page, "revenue").await;
+    assert_eq!(apparel, direct(APPAREL_REVENUE, 7).await);
+    assert!(apparel > 0.0 && apparel < revenue_7, "{apparel} < {revenue_7}");
 
     // The customers list, filtered, downloads as exactly the rows it shows.
     open(

@@ -1,5 +1,5 @@
 //! `GET /api/v1/charts/{name}.{svg|png}` (SPEC UI-7): the dashboard's main charts drawn on the
-//! server, with the dashboard's own range and channel parameters, for reports, e-mails and
+//! server, with the dashboard's own range and filter parameters, for reports, e-mails and
 //! anything without a browser. The figures are the dashboard's, so an image never disagrees
 //! with the page.
 
@@ -75,7 +75,16 @@ pub async fn show(
 /// The figure of chart `name` (one of `NAMES`), as the dashboard draws it.
 pub fn figure(name: &str, d: &Dashboard) -> Figure {
     let range = format!("{} to {}", d.from, d.to);
-    let channel = d.channel.as_deref().map(|c| format!(", {c}")).unwrap_or_default();
+    // The filters on screen, so an image read on its own says what it counts.
+    let filters = [
+        d.channel.clone(),
+        d.segment.clone().map(|s| format!("segment {s}")),
+        d.category.clone().map(|c| format!("category {c}")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|part| format!(", {part}"))
+    .collect::<String>();
     let labels = d.series.iter().map(|b| b.start.clone()).collect();
     let series = |name: &str, mark, side, values: Vec<Option<f64>>| Series {
         name: name.to_owned(),
@@ -85,7 +94,7 @@ pub fn figure(name: &str, d: &Dashboard) -> Figure {
     };
     match name {
         "sentiment" => Figure {
-            title: format!("Sentiment and volume, {range}{channel}"),
+            title: format!("Sentiment and volume, {range}{filters}"),
             categories: labels,
             left_label: "Average sentiment (−1 … 1)".into(),
             right_label: "Interactions".into(),
@@ -105,7 +114,7 @@ pub fn figure(name: &str, d: &Dashboard) -> Figure {
             ],
         },
         "revenue" => Figure {
-            title: format!("Revenue and orders, {range}{channel}"),
+            title: format!("Revenue and orders, {range}{filters}"),
             categories: labels,
             left_label: format!("Revenue ({})", d.currency.as_deref().unwrap_or("no orders yet")),
             right_label: "Orders".into(),
@@ -125,7 +134,7 @@ pub fn figure(name: &str, d: &Dashboard) -> Figure {
             ],
         },
         _ => Figure {
-            title: format!("Activity by channel, {range}"),
+            title: format!("Activity by channel, {range}{filters}"),
             categories: d.channels.iter().map(|c| c.channel.clone()).collect(),
             left_label: "Count".into(),
             right_label: String::new(),

@@ -424,9 +424,21 @@ async fn the_dashboard_figures_equal_the_raw_rows_for_the_range_and_channel(
             json!({ "external_id": format!("o{n}"), "customer_external_id": format!("c{}", n % 4),
                          "ordered_at": noon(n * 3), "status": if n == 4 { "refunded" } else { "paid" },
                          "currency": "EUR", "total": format!("{}.50", 10 + n), "channel": "web",
-                         "lines": [{ "sku": "S-1", "quantity": 1, "unit_price": "10.50" }] })
+                         "lines": if n % 2 == 0 {
+                             json!([{ "sku": "S-1", "quantity": 1, "unit_price": "10.50" },
+                                    { "sku": "S-2", "quantity": 2, "unit_price": "4.00" }])
+                         } else {
+                             json!([{ "sku": "S-1", "quantity": 1, "unit_price": "10.50" }])
+                         } })
         })
         .collect();
+    // Two categories: every order has shoes, every other one bags too.
+    let products = json!({ "records": [
+        { "sku": "S-1", "name": "Runner", "category": "Shoes", "price": "10.50", "currency": "EUR" },
+        { "sku": "S-2", "name": "Tote", "category": "Bags", "price": "4.00", "currency": "EUR" },
+    ]});
+    let (s0, b0) = send(&app, token, "/api/v1/products/batch", products).await;
+    assert_eq!(s0, 201, "{b0}");
     let (s1, b1) = send(
         &app,
         token,
@@ -600,6 +612,139 @@ async fn the_dashboard_figures_equal_the_raw_rows_for_the_range_and_channel(
     .unwrap();
     assert_eq!(email_champions, expected, "segment and channel together");
 
+    // The category filter: bags' order lines, the orders and buyers that have them, and the
+    // sentiment of bag reviews only.
+    let reviews: Vec<Value> = (0..6)
+        .map(|n| {
+            json!({ "external_id": format!("r{n}"), "sku": if n % 2 == 0 { "S-2" } else { "S-1" },
+                    "customer_external_id": format!("c{n}"), "rating": 1 + n % 5,
+                    "content": if n < 3 { "Lovely, great quality" } else { "Broke after a week, awful" },
+                    "reviewed_at": noon(n * 4) })
+        })
+        .collect();
+    let (status, written) = send(
+        &app,
+        token,
+        "/api/v1/reviews/batch",
+        json!({ "records": reviews }),
+    )
+    .await;
+    assert_eq!(status, 201, "{written}");
+    sqlx::query("insert into ml_models (name, version, kind) values ('dashboard-test', '1', 'sentiment')")
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into text_scores (org_id, subject, subject_id, customer_id, written_at, channel, label, positive,
+             neutral, negative, confidence, scorer, model_name, model_version)
+         select org_id, 'review', id, customer_id, reviewed_at, 'review', 'positive',
+                0.1 * (substr(external_id, 2)::int + 1), 0, 0.05, 0.9, 'lexicon', 'dashboard-test', '1'
+         from reviews
+         on conflict (org_id, subject, subject_id) do nothing",
+    )
+    .execute(&app.admin_db)
+    .await
+    .unwrap();
+    let (status, bags) = get_as(&app, token, "/api/v1/dashboard?days=30&category=Bags").await;
+    assert_eq!(status, 200, "{bags}");
+    assert_eq!(bags["category"], "Bags");
+    assert_eq!(bags["categories"], json!(["Bags", "Shoes"]));
+    let in_bags = |what: &str| {
+        format!(
+            "select {what} from orders o
+             join order_lines l on l.order_id = o.id
+             join products p on p.id = l.product_id and p.category = 'Bags'
+             where o.status not in ('refunded', 'cancelled')
+               and (o.ordered_at at time zone 'UTC')::date between $1 and $2"
+        )
+    };
+    let bag_revenue = scoped(
+        in_bags("coalesce(sum(l.quantity * l.unit_price), 0)::float8"),
+        29,
+        0,
+    )
+    .await;
+    assert_eq!(kpi(&bags, "revenue")["value"], bag_revenue);
+    assert_eq!(
+        kpi(&bags, "revenue")["previous"],
+        scoped(
+            in_bags("coalesce(sum(l.quantity * l.unit_price), 0)::float8"),
+            59,
+            30
+        )
+        .await
+    );
+    assert_eq!(
+        kpi(&bags, "orders")["value"],
+        scoped(in_bags("count(distinct o.id)::float8"), 29, 0).await
+    );
+    assert_eq!(
+        kpi(&bags, "active_customers")["value"],
+        scoped(in_bags("count(distinct o.customer_id)::float8"), 29, 0).await
+    );
+    assert!(bag_revenue > 0.0 && bag_revenue < kpi(&body, "revenue")["value"].as_f64().unwrap());
+    let bag_sentiment: f64 = sqlx::query_scalar(
+        "select avg(t.polarity)::float8 from text_scores t
+         join reviews r on r.id = t.subject_id join products p on p.id = r.product_id and p.category = 'Bags'
+         where (t.written_at at time zone 'UTC')::date between $1 and $2",
+    )
+    .bind(today - Duration::days(29))
+    .bind(today)
+    .fetch_one(&app.admin_db)
+    .await
+    .unwrap();
+    let shown = kpi(&bags, "sentiment")["value"].as_f64().unwrap();
+    assert!((shown - bag_sentiment).abs() < 1e-6, "{shown} vs {bag_sentiment}");
+    let by_channel: Vec<(String, i64, i64)> = bags["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["channel"].as_str().unwrap().to_owned(),
+                c["orders"].as_i64().unwrap(),
+                c["texts"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_channel,
+        vec![
+            (
+                "web".to_owned(),
+                kpi(&bags, "orders")["value"].as_f64().unwrap() as i64,
+                0
+            ),
+            ("review".to_owned(), 0, 3)
+        ],
+        "bag orders are all web; three of the six reviews are of bags, all in range"
+    );
+    let (_, unknown) = get_as(&app, token, "/api/v1/dashboard?days=30&category=Hats").await;
+    assert_eq!(
+        kpi(&unknown, "revenue")["value"],
+        0.0,
+        "a category without products"
+    );
+    let (_, bag_champions) = get_as(
+        &app,
+        token,
+        "/api/v1/dashboard?days=30&category=Bags&segment=champions",
+    )
+    .await;
+    assert_eq!(
+        kpi(&bag_champions, "revenue")["value"],
+        scoped(
+            format!(
+                "{} and o.customer_id in (select id from customers where external_id in ('c0', 'c2'))",
+                in_bags("coalesce(sum(l.quantity * l.unit_price), 0)::float8")
+            ),
+            29,
+            0
+        )
+        .await,
+        "category and segment together"
+    );
+
     // Explicit dates; bad parameters name their field.
     let from = today - Duration::days(6);
     let (_, week) = get_as(&app, token, &format!("/api/v1/dashboard?from={from}&to={today}")).await;
@@ -613,6 +758,7 @@ async fn the_dashboard_figures_equal_the_raw_rows_for_the_range_and_channel(
         ("from=2026-02-30", "from"),
         ("from=2999-01-01&to=2026-01-01", "from"),
         ("segment=whales", "segment"),
+        (&*format!("category={}", "x".repeat(201)), "category"),
     ] {
         let (status, body) = get_as(&app, token, &format!("/api/v1/dashboard?{query}")).await;
         assert_eq!(status, 422, "{query}");

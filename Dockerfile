@@ -1,10 +1,10 @@
 # Sightline container image. Docker cannot run on the development machines of this project,
 # so this file is kept correct by reading; it mirrors scripts/build-site.sh and `make build`.
 
-# ---- builder: Rust with the wasm target, wasm-bindgen, npm's binaryen (wasm-opt) and esbuild (charts) ----
+# ---- builder: Rust with the wasm target, wasm-bindgen, npm's binaryen (wasm-opt), esbuild (charts) and zopfli ----
 FROM rust:1.95-bookworm AS builder
 RUN apt-get update \
- && apt-get install -y --no-install-recommends nodejs npm \
+ && apt-get install -y --no-install-recommends nodejs npm zopfli \
  && rm -rf /var/lib/apt/lists/* \
  && rustup target add wasm32-unknown-unknown
 WORKDIR /src

@@ -66,6 +66,11 @@ ensure_node_packages() {
   fi
 }
 
+# zopfli writes the release bundle's .gz files (scripts/build-site.sh).
+ensure_zopfli() {
+  command -v zopfli >/dev/null || apt_install zopfli
+}
+
 ensure_chromium() {
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     apt_install chromium chromium-driver

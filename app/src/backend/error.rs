@@ -150,6 +150,12 @@ impl ApiError {
         }
     }
 
+    /// The database was out of reach or undid the transaction (a deadlock or serialization
+    /// failure): nothing was written, and the same work run again will normally succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ApiError::Unavailable)
+    }
+
     /// Wraps an unexpected failure; its text stays in the server log.
     pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         ApiError::Internal(Box::new(error))
@@ -172,6 +178,12 @@ impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => ApiError::Unavailable,
+            // A deadlock or serialization failure undid the whole transaction: the client
+            // (or job) sends it again, which every write path makes safe.
+            sqlx::Error::Database(e) if e.code().is_some_and(|c| c == "40P01" || c == "40001") => {
+                tracing::warn!(error = %e, "a transaction was undone by a concurrent one");
+                ApiError::Unavailable
+            }
             _ => ApiError::internal(error),
         }
     }
@@ -238,6 +250,8 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert("retry-after", HeaderValue::from(retry_after_secs));
+        } else if let ApiError::Unavailable = self {
+            response.headers_mut().insert("retry-after", HeaderValue::from(1));
         }
         response
     }

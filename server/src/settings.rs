@@ -70,6 +70,9 @@ pub struct Settings {
     /// Whether session cookies are marked `Secure` (sent over HTTPS only). Off only for local
     /// plain-HTTP use.
     pub secure_cookies: bool,
+    /// How long a background job's claim lasts without renewal: how soon a job of a process
+    /// that died is resumed by another.
+    pub job_lease: std::time::Duration,
 }
 
 /// Keys for signing access tokens.
@@ -178,7 +181,20 @@ impl Settings {
             || true,
         )?;
 
+        let lease_seconds = parse_or(
+            "SIGHTLINE_JOB_LEASE_SECONDS",
+            get("SIGHTLINE_JOB_LEASE_SECONDS"),
+            || app::backend::jobs::DEFAULT_LEASE.as_secs(),
+        )?;
+        if !(2..=3600).contains(&lease_seconds) {
+            return Err(SettingsError::Invalid {
+                var: "SIGHTLINE_JOB_LEASE_SECONDS",
+                reason: "must be from 2 to 3600 seconds".into(),
+            });
+        }
+
         Ok(Settings {
+            job_lease: std::time::Duration::from_secs(lease_seconds),
             limits,
             secure_cookies,
             jwt,

@@ -57,6 +57,7 @@ pub fn state_from_settings(settings: &Settings) -> Result<AppState, StateError> 
         redis,
         keys: Arc::new(key_ring(&settings.jwt)?),
         secure_cookies: settings.secure_cookies,
+        job_lease: settings.job_lease,
     })
 }
 

@@ -8,7 +8,7 @@
 //! That is a table, one `claim_job` function and a worker loop; an external queue schema
 //! would sit outside RLS and outside those transactions.
 //!
-//! Semantics: a claim leases the job (`LEASE`), renewed while the worker is alive; a worker
+//! Semantics: a claim leases the job (`AppState::job_lease`), renewed while the worker is alive; a worker
 //! killed mid-job lets the lease lapse and the job is claimed again and resumes. Each claim
 //! is an attempt; a failure is retried after exponential back-off with jitter; after
 //! `max_attempts` (3) the job moves to `dead_jobs`, from where an admin can replay it.
@@ -27,8 +27,9 @@ use super::ingest::imports;
 use super::state::AppState;
 use super::tenant::{OrgId, TenantTx};
 
-/// How long a claim holds a job without renewal.
-pub const LEASE: Duration = Duration::from_secs(30);
+/// How long a claim holds a job without renewal, unless `SIGHTLINE_JOB_LEASE_SECONDS` says
+/// otherwise: also how long a job of a killed process waits before another process resumes it.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 /// How often an idle worker looks for due jobs.
 const POLL: Duration = Duration::from_millis(500);
@@ -94,16 +95,16 @@ pub async fn enqueue(tenant: &mut TenantTx, kind: &str, payload: Value) -> Resul
         .await
 }
 
-/// Leases the oldest due job, if any.
-pub async fn claim(db: &PgPool) -> Result<Option<Claimed>, sqlx::Error> {
+/// Leases the oldest due job, if any, for `lease`.
+pub async fn claim(db: &PgPool, lease: Duration) -> Result<Option<Claimed>, sqlx::Error> {
     sqlx::query_as("select * from claim_job($1)")
-        .bind(LEASE.as_secs() as i32)
+        .bind(lease.as_secs() as i32)
         .fetch_optional(db)
         .await
 }
 
-/// Extends the lease of a job still being worked on.
-pub async fn renew(db: &PgPool, job: &Claimed) -> Result<(), sqlx::Error> {
+/// Extends the lease of a job still being worked on by `lease`.
+pub async fn renew(db: &PgPool, job: &Claimed, lease: Duration) -> Result<(), sqlx::Error> {
     let mut tenant = TenantTx::begin(db, job.org()).await?;
     sqlx::query(
         "update jobs set locked_until = now() + make_interval(secs => $3), updated_at = now()
@@ -111,7 +112,7 @@ pub async fn renew(db: &PgPool, job: &Claimed) -> Result<(), sqlx::Error> {
     )
     .bind(job.org_id)
     .bind(job.id)
-    .bind(LEASE.as_secs() as f64)
+    .bind(lease.as_secs_f64())
     .execute(tenant.conn())
     .await?;
     tenant.commit().await
@@ -211,8 +212,8 @@ pub async fn run_claimed(
     };
     let renewals = async {
         loop {
-            tokio::time::sleep(LEASE / 3).await;
-            if let Err(error) = renew(&state.db, &job).await {
+            tokio::time::sleep(state.job_lease / 3).await;
+            if let Err(error) = renew(&state.db, &job, state.job_lease).await {
                 tracing::warn!(%error, job_id = %job.id, "could not renew a job's lease");
             }
         }
@@ -254,7 +255,7 @@ pub async fn work(state: AppState, mut stop: watch::Receiver<bool>) {
                 tracing::warn!(%error, "could not prune old live events");
             }
         }
-        match claim(&state.db).await {
+        match claim(&state.db, state.job_lease).await {
             Ok(Some(job)) => {
                 tracing::info!(job_id = %job.id, org_id = %job.org_id, kind = job.kind, attempt = job.attempts, "job claimed");
                 if let Err(error) = run_claimed(&state, job, &stop).await {

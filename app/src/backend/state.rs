@@ -25,4 +25,6 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The process's subscription to live events, shared by every connected browser.
     pub live: super::live::LiveHub,
+    /// How long a background job's claim lasts without renewal (`jobs::DEFAULT_LEASE`).
+    pub job_lease: std::time::Duration,
 }

@@ -67,8 +67,9 @@ pub fn default_target(header: &str, columns: &[String]) -> String {
     }
 }
 
-const ENTITIES: [(&str, &str); 6] = [
+const ENTITIES: [(&str, &str); 7] = [
     ("interactions", "Interactions"),
+    ("customers", "Customers (profiles)"),
     ("orders", "Orders (one row per order line)"),
     ("products", "Products"),
     ("reviews", "Reviews"),

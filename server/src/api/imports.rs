@@ -1,5 +1,6 @@
-//! CSV imports (SPEC ING-5): `POST /api/v1/imports?entity=…` with the file as the body → 202
-//! `{import_id}`; `GET /api/v1/imports/{id}` for progress; `GET /api/v1/imports/{id}/errors.csv`
+//! CSV imports (SPEC ING-5): `POST /api/v1/imports?entity=…` with the file as the body, or as
+//! the `file` part of a `multipart/form-data` upload (`curl -F entity=orders -F file=@x.csv`)
+//! → 202 `{import_id}`; `GET /api/v1/imports/{id}` for progress; `GET /api/v1/imports/{id}/errors.csv`
 //! for every rejected row. The work happens in `app::backend::ingest::imports` and the job
 //! worker.
 
@@ -30,24 +31,40 @@ const CSV_TYPES: [&str; 5] = [
 /// Rows of the error report read per query.
 const ERROR_PAGE: i64 = 5_000;
 
+/// Form fields of a multipart upload other than the file: the query's parameters, up to this
+/// many bytes each.
+const MAX_FORM_FIELD_BYTES: usize = 64 * 1024;
+
 pub async fn start(
     caller: Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let content_type = headers
+    let raw_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
-    if !content_type.as_deref().is_some_and(|t| CSV_TYPES.contains(&t)) {
-        return Err(ApiError::UnsupportedMediaType(
-            "send the CSV file as the request body with Content-Type: text/csv".into(),
-        ));
-    }
-    let params: HashMap<String, String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .unwrap_or("");
+    let content_type = raw_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let mut params: HashMap<String, String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
+    let body = if content_type == "multipart/form-data" {
+        multipart_file(raw_type, body, &mut params).await?
+    } else if CSV_TYPES.contains(&content_type.as_str()) {
+        body
+    } else {
+        return Err(ApiError::UnsupportedMediaType(
+            "send the CSV file as the request body with Content-Type: text/csv, or as the `file` part of \
+             multipart/form-data"
+                .into(),
+        ));
+    };
     let entity_name = params.get("entity").map(String::as_str).unwrap_or("");
     let entity = Entity::parse(entity_name).ok_or_else(|| {
         let names: Vec<&str> = Entity::ALL.iter().map(|e| e.name()).collect();
@@ -77,6 +94,50 @@ pub async fn start(
     };
     let id = imports::start(caller, entity, upload, body).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "import_id": id }))))
+}
+
+/// The `file` part of a multipart upload as a body streamed straight from the request (never
+/// held whole). Text parts before it (`entity`, `mapping`, `file_name`) count as the query's
+/// parameters; the file's own name is the default `file_name`. Parts after it are not read.
+async fn multipart_file(
+    content_type: &str,
+    body: Body,
+    params: &mut HashMap<String, String>,
+) -> Result<Body, ApiError> {
+    let malformed =
+        |error: multer::Error| ApiError::BadRequest(format!("malformed multipart/form-data: {error}"));
+    let boundary = multer::parse_boundary(content_type).map_err(malformed)?;
+    let mut parts = multer::Multipart::new(body.into_data_stream(), boundary);
+    while let Some(part) = parts.next_field().await.map_err(malformed)? {
+        let name = part.name().unwrap_or("").to_owned();
+        if name == "file" {
+            if let Some(file_name) = part.file_name().filter(|n| !n.is_empty()) {
+                params
+                    .entry("file_name".to_owned())
+                    .or_insert_with(|| file_name.to_owned());
+            }
+            return Ok(Body::from_stream(part));
+        }
+        let mut value = Vec::new();
+        let mut part = part;
+        while let Some(chunk) = part.chunk().await.map_err(malformed)? {
+            value.extend_from_slice(&chunk);
+            if value.len() > MAX_FORM_FIELD_BYTES {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "the form field `{name}` may hold at most {MAX_FORM_FIELD_BYTES} bytes"
+                )));
+            }
+        }
+        let value = String::from_utf8(value).map_err(|_| {
+            ApiError::Validation(vec![FieldError::new(&name, "invalid", "must be UTF-8 text")])
+        })?;
+        params.entry(name).or_insert(value);
+    }
+    Err(ApiError::Validation(vec![FieldError::new(
+        "file",
+        "required",
+        "a multipart upload needs the CSV file in a part named `file`",
+    )]))
 }
 
 pub async fn status(caller: Caller, Path(id): Path<Uuid>) -> Result<Json<ImportStatus>, ApiError> {

@@ -22,7 +22,7 @@ use axum::routing::{get, patch, post};
 use axum::Router;
 use serde::Serialize;
 
-use domain::records::{CompetitorPrice, Interaction, InventoryLevel, Order, Product, Review};
+use domain::records::{CompetitorPrice, Customer, Interaction, InventoryLevel, Order, Product, Review};
 
 use crate::startup::AppState;
 
@@ -43,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/charts/{file}", get(chart_images::show))
         .route("/events", get(events::stream))
         .route("/customers", get(customers::list))
+        .route("/customers/batch", batch::<Customer>())
         .route("/customers/export.csv", get(customers::export))
         .route("/customers/{id}", get(customers::profile))
         .route("/customers/{id}/scores", get(analytics::customer_scores))

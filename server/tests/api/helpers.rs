@@ -78,6 +78,7 @@ impl TestApp {
             // Tests talk plain http.
             secure_cookies: false,
             live: app::backend::live::LiveHub::start(app_db.clone()),
+            job_lease: app::backend::jobs::DEFAULT_LEASE,
         };
         let served_state = state.clone();
         let server = tokio::spawn(async move {
@@ -109,7 +110,10 @@ impl TestApp {
     /// Runs due background jobs one after another until none is due.
     pub async fn run_jobs(&self) {
         let (_keep, stop) = tokio::sync::watch::channel(false);
-        while let Some(job) = app::backend::jobs::claim(&self.app_db).await.unwrap() {
+        while let Some(job) = app::backend::jobs::claim(&self.app_db, self.state.job_lease)
+            .await
+            .unwrap()
+        {
             app::backend::jobs::run_claimed(&self.state, job, &stop)
                 .await
                 .unwrap();

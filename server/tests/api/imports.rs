@@ -188,6 +188,111 @@ async fn a_bad_header_or_content_type_is_refused_before_anything_is_stored(
     assert_eq!(count(&app.admin_db, "select count(*) from jobs").await, 0);
 }
 
+/// A `multipart/form-data` body as `curl -F` sends it: text parts, then parts with a file name.
+fn multipart(boundary: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file_name, content) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file_name {
+            Some(file_name) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\n\
+                     Content-Type: text/csv\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    body
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_multipart_upload_imports_its_file_part_with_the_form_fields(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    // A file big enough to arrive in many pieces, with its columns renamed by the mapping.
+    let mut file = INTERACTIONS_HEADER.replacen("external_id,", "Event ID,", 1);
+    for n in 0..3_000 {
+        file += &interaction_row(n);
+    }
+    file += "i-bad,c-1,2026-10-01T09:00:00Z,fax,message,hi\n";
+    let boundary = "----sightline-test-7MA4YWxkTrZu0gW";
+    let body = multipart(
+        boundary,
+        &[
+            ("entity", None, b"interactions"),
+            ("mapping", None, br#"{"Event ID":"external_id"}"#),
+            ("file", Some("week 42.csv"), file.as_bytes()),
+        ],
+    );
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let (status, answer) = upload(&app, token, "", &content_type, body).await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["import_id"].as_str().unwrap().to_owned();
+    app.run_jobs().await;
+    let done = status_of(&app, token, &id).await;
+    assert_eq!(
+        (
+            done["status"].as_str(),
+            done["rows_accepted"].as_i64(),
+            done["rows_rejected"].as_i64(),
+            done["file_name"].as_str()
+        ),
+        (Some("succeeded"), Some(3_000), Some(1), Some("week 42.csv")),
+        "{done}"
+    );
+    assert_eq!(
+        count(&app.admin_db, "select count(*) from interactions").await,
+        3_000
+    );
+
+    // No file part, a part too big to be a parameter, and a body that is not multipart at all.
+    let (no_file, no_file_body) = upload(
+        &app,
+        token,
+        "",
+        &content_type,
+        multipart(boundary, &[("entity", None, b"interactions")]),
+    )
+    .await;
+    assert_eq!(no_file, 422);
+    assert_eq!(no_file_body["error"]["details"]["fields"][0]["field"], "file");
+    let huge = vec![b'x'; 70_000];
+    let (too_big, _) = upload(
+        &app,
+        token,
+        "",
+        &content_type,
+        multipart(boundary, &[("mapping", None, &huge)]),
+    )
+    .await;
+    assert_eq!(too_big, 413);
+    let (malformed, _) = upload(
+        &app,
+        token,
+        "entity=interactions",
+        "multipart/form-data",
+        b"x".to_vec(),
+    )
+    .await;
+    assert_eq!(malformed, 400, "a multipart body without a boundary");
+    assert_eq!(
+        count(&app.admin_db, "select count(*) from import_batches").await,
+        1,
+        "only the good upload was stored"
+    );
+}
+
 #[sqlx::test(migrations = false)]
 async fn orders_are_read_one_row_per_line_and_a_bad_line_rejects_its_order(
     _: PgPoolOptions,
@@ -271,7 +376,10 @@ async fn an_import_stopped_mid_file_resumes_where_it_stopped_without_duplicates(
 
     // A worker asked to stop as soon as the first batches are in hands the job back.
     let (stop_worker, stop) = tokio::sync::watch::channel(false);
-    let job = app::backend::jobs::claim(&app.app_db).await.unwrap().unwrap();
+    let job = app::backend::jobs::claim(&app.app_db, app.state.job_lease)
+        .await
+        .unwrap()
+        .unwrap();
     let state = app.state.clone();
     let worker = tokio::spawn(async move { app::backend::jobs::run_claimed(&state, job, &stop).await });
     loop {
@@ -298,7 +406,10 @@ async fn an_import_stopped_mid_file_resumes_where_it_stopped_without_duplicates(
 
     // A worker killed mid-batch (no goodbye): its transaction dies with it, its lease lapses,
     // and the next worker carries on from the last committed batch.
-    let job = app::backend::jobs::claim(&app.app_db).await.unwrap().unwrap();
+    let job = app::backend::jobs::claim(&app.app_db, app.state.job_lease)
+        .await
+        .unwrap()
+        .unwrap();
     let state = app.state.clone();
     let (_keep, stop) = tokio::sync::watch::channel(false);
     let killed = tokio::spawn(async move { app::backend::jobs::run_claimed(&state, job, &stop).await });

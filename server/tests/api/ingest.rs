@@ -433,6 +433,125 @@ async fn a_product_sent_again_under_another_spelling_updates_the_same_row(
 }
 
 #[sqlx::test(migrations = false)]
+async fn customers_sent_explicitly_get_their_profile_without_losing_what_is_stored(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let owner = register(&app, "owner@example.com", "Acme").await;
+    let token = owner["access_token"].as_str().unwrap();
+    // c1 is first seen through an interaction, so it has aggregates and no profile yet.
+    let (status, _) = send(
+        &app,
+        token,
+        "/api/v1/interactions",
+        interaction("i-1", "c1", "2026-10-01T09:00:00Z"),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    let first = json!({ "records": [
+        { "external_id": "c1", "email": "Ada@Example.com", "name": "Ada", "country": "de",
+          "segment": "wholesale", "metadata": { "plan": "gold", "source": "fair" } },
+        { "external_id": "c2", "name": "Bo" },
+    ]});
+    let (status, body) = send(&app, token, "/api/v1/customers/batch", first).await;
+    assert_eq!((status, &body["accepted"]), (201, &json!(2)), "{body}");
+    // Only a new name and one metadata key: the rest stays as it was.
+    let second =
+        json!({ "records": [{ "external_id": "c1", "name": "Ada L.", "metadata": { "plan": "platinum" } }] });
+    let (status, _) = send(&app, token, "/api/v1/customers/batch", second).await;
+    assert_eq!(status, 201);
+
+    /// external id, email, name, country, segment, metadata, interactions
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Value,
+        i64,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "select external_id, email, name, country::text, segment, metadata, interaction_count
+             from customers order by external_id",
+    )
+    .fetch_all(&app.admin_db)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "c1".into(),
+                Some("ada@example.com".into()),
+                Some("Ada L.".into()),
+                Some("DE".into()),
+                Some("wholesale".into()),
+                json!({ "plan": "platinum", "source": "fair" }),
+                1
+            ),
+            ("c2".into(), None, Some("Bo".into()), None, None, json!({}), 0),
+        ]
+    );
+
+    // A bad e-mail and country are named with their record; nothing of that batch is written.
+    let bad = json!({ "records": [
+        { "external_id": "c3", "name": "Cy" },
+        { "external_id": "c4", "email": "not-an-address", "country": "XX" },
+        { "name": "no id" },
+    ]});
+    let (status, body) = send(&app, token, "/api/v1/customers/batch", bad).await;
+    assert_eq!(status, 422, "{body}");
+    let errors: Vec<(i64, String)> = body["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["index"].as_i64().unwrap(),
+                e["field"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            (1, "email".to_owned()),
+            (1, "country".to_owned()),
+            (2, "external_id".to_owned())
+        ]
+    );
+    assert_eq!(count(&app.admin_db, "select count(*) from customers").await, 2);
+
+    // The same profiles as a CSV file.
+    let csv = "external_id,email,name,country,segment\nc5,eve@example.com,Eve,FR,retail\nc6,bad-mail,Fay,,\n";
+    let response = app
+        .client
+        .post(format!("{}/api/v1/imports?entity=customers", app.address))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    app.run_jobs().await;
+    let imported: Vec<(String, Option<String>)> =
+        sqlx::query_as("select external_id, email from customers where external_id in ('c5', 'c6')")
+            .fetch_all(&app.admin_db)
+            .await
+            .unwrap();
+    assert_eq!(imported, vec![("c5".into(), Some("eve@example.com".into()))]);
+    let rejected: Vec<(i64, String)> = sqlx::query_as("select line, field from import_errors")
+        .fetch_all(&app.admin_db)
+        .await
+        .unwrap();
+    assert_eq!(rejected, vec![(3, "email".to_owned())]);
+}
+
+#[sqlx::test(migrations = false)]
 async fn reviews_prices_and_stock_levels_are_stored_once_with_spam_flagged(
     _: PgPoolOptions,
     admin: PgConnectOptions,

@@ -3,7 +3,9 @@
 //! One transaction per batch, recorded in `import_batches` for lineage.
 
 use chrono::{DateTime, Utc};
-use domain::records::{CompetitorPrice, FieldIssue, Interaction, InventoryLevel, Order, Product, Review};
+use domain::records::{
+    CompetitorPrice, Customer, FieldIssue, Interaction, InventoryLevel, Order, Product, Review,
+};
 use domain::Permission;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,7 +18,7 @@ use super::super::state::AppState;
 use super::super::tenant::TenantTx;
 use super::idempotency;
 use super::interactions::{self, Outcome, Written};
-use super::{catalog, feedback, orders, Lineage};
+use super::{catalog, customers, feedback, orders, Lineage};
 use sqlx::PgPool;
 
 /// Records one batch may hold.
@@ -149,6 +151,18 @@ impl Kind for InventoryLevel {
 
     async fn write(tenant: &mut TenantTx, records: &[Self], lineage: Lineage<'_>) -> Result<(), ApiError> {
         feedback::write_inventory(tenant, records, lineage).await
+    }
+}
+
+impl Kind for Customer {
+    const ENTITY: &'static str = "customers";
+
+    fn parse(record: &Value, now: DateTime<Utc>) -> Result<Self, Vec<FieldIssue>> {
+        Customer::parse(record, now)
+    }
+
+    async fn write(tenant: &mut TenantTx, records: &[Self], lineage: Lineage<'_>) -> Result<(), ApiError> {
+        customers::write_profiles(tenant, records, lineage).await
     }
 }
 

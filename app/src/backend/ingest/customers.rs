@@ -1,8 +1,9 @@
 //! Customers as the write path sees them (SPEC ING-1, ING-8): made on first sight by external
 //! id, and their aggregates recomputed exactly where an incremental update cannot be.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use domain::records::Customer;
 use uuid::Uuid;
 
 use super::super::error::ApiError;
@@ -53,6 +54,58 @@ pub async fn ensure<'a>(
         ids.extend(late);
     }
     Ok(ids)
+}
+
+/// Writes customers sent explicitly (SPEC ING-3): made when new, otherwise their profile
+/// updated. A field left out or null keeps the value already stored (so a file with only some
+/// columns never wipes the others), `metadata` is merged key by key, and the aggregates are
+/// left alone: they follow the customer's interactions and orders. The last record of an
+/// external id in the batch wins.
+pub async fn write_profiles(
+    tenant: &mut TenantTx,
+    records: &[Customer],
+    lineage: super::Lineage<'_>,
+) -> Result<(), ApiError> {
+    let org_id = tenant.org_id();
+    let mut last: BTreeMap<&str, &Customer> = BTreeMap::new();
+    for record in records {
+        last.insert(record.external_id.as_str(), record);
+    }
+    // In external-id order, so batches sharing customers lock them in the same order.
+    let external_id: Vec<&str> = last.keys().copied().collect();
+    let email: Vec<Option<&str>> = last
+        .values()
+        .map(|c| c.email.as_ref().map(|e| e.as_str()))
+        .collect();
+    let name: Vec<Option<&str>> = last.values().map(|c| c.name.as_deref()).collect();
+    let country: Vec<Option<&str>> = last
+        .values()
+        .map(|c| c.country.as_ref().map(|c| c.code()))
+        .collect();
+    let segment: Vec<Option<&str>> = last.values().map(|c| c.segment.as_deref()).collect();
+    let metadata: Vec<serde_json::Value> = last
+        .values()
+        .map(|c| serde_json::Value::Object(c.metadata.clone()))
+        .collect();
+    sqlx::query(
+        "insert into customers as c (org_id, external_id, email, name, country, segment, metadata, batch_id)
+         select $1, * , $8 from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
+         on conflict (org_id, external_id) do update set
+             email = coalesce(excluded.email, c.email), name = coalesce(excluded.name, c.name),
+             country = coalesce(excluded.country, c.country), segment = coalesce(excluded.segment, c.segment),
+             metadata = c.metadata || excluded.metadata, batch_id = excluded.batch_id, updated_at = now()",
+    )
+    .bind(org_id)
+    .bind(&external_id)
+    .bind(&email)
+    .bind(&name)
+    .bind(&country)
+    .bind(&segment)
+    .bind(&metadata)
+    .bind(lineage.batch_id)
+    .execute(tenant.conn())
+    .await?;
+    Ok(())
 }
 
 /// Locks `customers`' rows in id order before their aggregates change, so two batches that

@@ -14,7 +14,9 @@ use std::collections::{HashMap, HashSet};
 use axum::body::Body;
 use chrono::{DateTime, Utc};
 use csv_rows::{Row, RowIssue, RowSplitter, MAX_ROW_BYTES};
-use domain::records::{CompetitorPrice, Interaction, InventoryLevel, IssueCode, Order, Product, Review};
+use domain::records::{
+    CompetitorPrice, Customer, Interaction, InventoryLevel, IssueCode, Order, Product, Review,
+};
 use domain::Permission;
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -41,6 +43,18 @@ pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Rows written per transaction.
 const BATCH_ROWS: usize = 5_000;
 
+/// Times a batch is written before a deadlock counts as the job's failure.
+const TRANSIENT_TRIES: u32 = 5;
+
+/// What one batch adds to the import's counts, and where the next one starts (byte, line).
+#[derive(Clone, Copy, Debug)]
+struct Counts {
+    done: i64,
+    accepted: i64,
+    rejected: i64,
+    next: (u64, u64),
+}
+
 /// Columns of an order row that describe one of its lines.
 const LINE_COLUMNS: [&str; 3] = ["sku", "quantity", "unit_price"];
 
@@ -48,6 +62,7 @@ const LINE_COLUMNS: [&str; 3] = ["sku", "quantity", "unit_price"];
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Entity {
+    Customers,
     Interactions,
     Orders,
     Products,
@@ -57,7 +72,8 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 6] = [
+    pub const ALL: [Entity; 7] = [
+        Entity::Customers,
         Entity::Interactions,
         Entity::Orders,
         Entity::Products,
@@ -69,6 +85,7 @@ impl Entity {
     /// Its name in `import_batches.entity` (and in the API; `competitor-prices` also reads).
     pub fn name(self) -> &'static str {
         match self {
+            Entity::Customers => Customer::ENTITY,
             Entity::Interactions => Interaction::ENTITY,
             Entity::Orders => Order::ENTITY,
             Entity::Products => Product::ENTITY,
@@ -86,6 +103,7 @@ impl Entity {
     /// The CSV columns, in their documented order.
     pub fn columns(self) -> Vec<&'static str> {
         match self {
+            Entity::Customers => Customer::FIELDS.to_vec(),
             Entity::Interactions => Interaction::FIELDS.to_vec(),
             Entity::Orders => Order::FIELDS
                 .iter()
@@ -105,6 +123,7 @@ impl Entity {
         let empty = Value::Object(Map::new());
         let now = Utc::now();
         let issues = match self {
+            Entity::Customers => Customer::parse(&empty, now).err(),
             Entity::Interactions => Interaction::parse(&empty, now).err(),
             Entity::Orders => Order::parse(&empty, now).err(),
             Entity::Products => Product::parse(&empty, now).err(),
@@ -451,6 +470,7 @@ pub async fn run(state: &AppState, job: &Claimed, stop: &watch::Receiver<bool>) 
         line: stored.resume_line as u64,
     };
     match Entity::parse(&stored.entity) {
+        Some(Entity::Customers) => reader.run::<Customer>(stop).await,
         Some(Entity::Interactions) => reader.run::<Interaction>(stop).await,
         Some(Entity::Orders) => reader.run::<Order>(stop).await,
         Some(Entity::Products) => reader.run::<Product>(stop).await,
@@ -678,6 +698,45 @@ impl ImportReader<'_> {
             }
         }
         K::prepare(self.db, &valid).await?;
+        let counts = Counts {
+            done,
+            accepted,
+            rejected,
+            next: last,
+        };
+        // A deadlock with another writer of the same customers undoes the whole batch; running
+        // it again at once is what PostgreSQL asks for, and costs none of the job's attempts.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.commit::<K>(&valid, &valid_lines, &errors, &counts).await {
+                Err(error) if error.is_transient() && tries < TRANSIENT_TRIES => {
+                    tracing::warn!(import_id = %self.id, tries, "an import batch met a deadlock; writing it again");
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * tries as u64)).await;
+                }
+                Ok(Written::Continued) => {
+                    (self.offset, self.line) = last;
+                    return Ok(Written::Continued);
+                }
+                other => return other.map_err(JobError::from),
+            }
+        }
+    }
+
+    /// The batch's one transaction: its records, rejected rows, counts and resume point.
+    async fn commit<K: Kind>(
+        &self,
+        valid: &[K],
+        valid_lines: &[i64],
+        errors: &[RowError],
+        counts: &Counts,
+    ) -> Result<Written, ApiError> {
+        let Counts {
+            done,
+            accepted,
+            rejected,
+            next: last,
+        } = *counts;
         let mut tenant = TenantTx::begin(self.db, self.org_id).await?;
         let position: Option<i64> = sqlx::query_scalar(
             "select resume_offset from import_batches where org_id = $1 and id = $2 for update",
@@ -703,13 +762,13 @@ impl ImportReader<'_> {
                     self.line
                 )))
             }
-            Err(other) => return Err(other.into()),
+            Err(other) => return Err(other),
         }
         let lineage = Lineage {
             batch_id: Some(self.id),
-            lines: Some(&valid_lines),
+            lines: Some(valid_lines),
         };
-        K::write(&mut tenant, &valid, lineage).await?;
+        K::write(&mut tenant, valid, lineage).await?;
         quota::record(&mut tenant, events).await?;
         if !errors.is_empty() {
             sqlx::query(
@@ -742,8 +801,6 @@ impl ImportReader<'_> {
         .execute(tenant.conn())
         .await?;
         tenant.commit().await?;
-        self.offset = last.0;
-        self.line = last.1;
         Ok(Written::Continued)
     }
 

@@ -558,15 +558,7 @@ async fn imports_and_the_schedule_queue_one_scoring_run_at_a_time(_: PgPoolOptio
             10 + i
         ));
     }
-    let response = app
-        .client
-        .post(format!("{}/api/v1/imports?entity=orders", app.address))
-        .bearer_auth(token)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
+    let response = app.import_csv(token, "orders", csv).await;
     assert_eq!(response.status(), 202);
     app.run_jobs().await;
     let scored: i64 = sqlx::query_scalar("select count(*) from customer_scores")

@@ -87,6 +87,24 @@ async fn serve_on(admin: &PgConnectOptions, database: String, env: &[(&str, &std
     }
 }
 
+/// Registers an owner and organization on the server at `address`; answers the session.
+async fn register_at(
+    client: &reqwest::Client,
+    address: &str,
+    email: &str,
+    organization: &str,
+) -> serde_json::Value {
+    client
+        .post(format!("{address}/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": crate::helpers::PASSWORD, "organization": organization}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Sends SIGTERM, waits for the exit, and drops the database the test made for the process.
 async fn stop_and_drop(
     child: &mut Child,
@@ -150,15 +168,7 @@ async fn serve_without_the_model_files_scores_texts_with_the_lexicon(
     let ready = client.get(format!("{address}/ready")).send().await.unwrap();
     let ready_status = ready.status();
     let ready: serde_json::Value = ready.json().await.unwrap();
-    let session: serde_json::Value = client
-        .post(format!("{address}/api/v1/auth/register"))
-        .json(&serde_json::json!({"email": "owner@no-model.test", "password": crate::helpers::PASSWORD, "organization": "No model"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = register_at(&client, &address, "owner@no-model.test", "No model").await;
     let written = client
         .post(format!("{address}/api/v1/interactions"))
         .bearer_auth(session["access_token"].as_str().unwrap())
@@ -313,15 +323,7 @@ async fn a_server_killed_mid_write_leaves_no_half_batch_and_no_duplicate_after_t
         options,
     } = serve_on_a_new_database(&admin, &env).await;
     let client = reqwest::Client::new();
-    let session: serde_json::Value = client
-        .post(format!("{address}/api/v1/auth/register"))
-        .json(&serde_json::json!({"email": "owner@crash.test", "password": crate::helpers::PASSWORD, "organization": "Crash"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = register_at(&client, &address, "owner@crash.test", "Crash").await;
     let token = session["access_token"].as_str().unwrap().to_owned();
 
     let mut file = String::from("external_id,customer_external_id,occurred_at,channel,event_type,content\n");

@@ -120,6 +120,23 @@ impl TestApp {
         }
     }
 
+    /// Uploads `csv` as a CSV import of `entity` (answered 202 with the import's id).
+    pub async fn import_csv(
+        &self,
+        token: &str,
+        entity: &str,
+        csv: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/v1/imports?entity={entity}", self.address))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .expect("request is answered")
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))

@@ -527,15 +527,7 @@ async fn customers_sent_explicitly_get_their_profile_without_losing_what_is_stor
 
     // The same profiles as a CSV file.
     let csv = "external_id,email,name,country,segment\nc5,eve@example.com,Eve,FR,retail\nc6,bad-mail,Fay,,\n";
-    let response = app
-        .client
-        .post(format!("{}/api/v1/imports?entity=customers", app.address))
-        .bearer_auth(token)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
+    let response = app.import_csv(token, "customers", csv).await;
     assert_eq!(response.status(), 202);
     app.run_jobs().await;
     let imported: Vec<(String, Option<String>)> =

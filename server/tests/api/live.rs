@@ -282,15 +282,7 @@ async fn a_csv_import_announces_its_progress(_: PgPoolOptions, admin: PgConnectO
         csv.push_str(&format!("i{n},c{n},2026-10-01T09:00:00Z,web,view\n"));
     }
     csv.push_str("i9,c9,2026-10-01T09:00:00Z,fax,view\n");
-    let response = app
-        .client
-        .post(format!("{}/api/v1/imports?entity=interactions", app.address))
-        .bearer_auth(token)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
+    let response = app.import_csv(token, "interactions", csv).await;
     assert_eq!(response.status(), 202);
     let id = response.json::<Value>().await.unwrap()["import_id"]
         .as_str()

@@ -1,7 +1,8 @@
 //! The text scoring worker (SPEC TXT-1, ING-9): drains `scoring_queue`, where ingest marks
 //! every interaction with text and every review in the transaction that writes it.
 //!
-//! One batch is one organization's texts and one transaction: the scores are upserted, the
+//! One batch is one organization's texts, scored at background priority with no transaction
+//! open and stored in one transaction: the scores are upserted, the
 //! texts made searchable (`search_vector`), the customers' sentiment average and trend
 //! recomputed from their scores, the queue rows deleted (storing the scores announces a
 //! `sentiment_scored` live event, migration 0010) — all or nothing. A worker that dies mid-batch leaves the rows claimed
@@ -147,16 +148,23 @@ pub async fn score_next_batch(db: &PgPool) -> Result<usize, TextError> {
 }
 
 async fn score_batch(db: &PgPool, org: OrgId, claimed: &[Claimed]) -> Result<usize, TextError> {
-    let mut tenant = TenantTx::begin(db, org).await?;
-    let texts = load(&mut tenant, claimed).await?;
+    // No transaction stays open while the model runs: at background priority on a busy
+    // machine that can take many seconds. A text replaced meanwhile was queued again, so its
+    // new version is scored by a later batch.
+    let mut reading = TenantTx::begin(db, org).await?;
+    let texts = load(&mut reading, claimed).await?;
+    reading.commit().await?;
     // The texts go to the blocking thread and come back with their scores (no copies).
     let (texts, scores) = tokio::task::spawn_blocking(move || {
-        let scores = scorers().score(&texts.iter().map(|t| t.content.as_str()).collect::<Vec<_>>());
+        let scores = at_background_priority(|| {
+            scorers().score(&texts.iter().map(|t| t.content.as_str()).collect::<Vec<_>>())
+        });
         (texts, scores)
     })
     .await
     .map_err(|e| TextError::Scoring(e.to_string()))?;
     let scores = scores.map_err(|e| TextError::Scoring(e.to_string()))?;
+    let mut tenant = TenantTx::begin(db, org).await?;
     store(&mut tenant, &texts, &scores).await?;
     let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
     sqlx::query("delete from scoring_queue where org_id = $1 and id = any($2)")
@@ -166,6 +174,29 @@ async fn score_batch(db: &PgPool, org: OrgId, claimed: &[Claimed]) -> Result<usi
         .await?;
     tenant.commit().await?;
     Ok(texts.len())
+}
+
+/// Runs `work` on a fresh thread at the lowest CPU priority (nice 19), and so do the threads
+/// it starts: the model can use every idle core for a backlog of texts, yet gives them up at
+/// once to requests, imports and the database. On Linux, nice is per thread and inherited
+/// by the threads a thread creates, so the caller's thread (a shared blocking-pool thread)
+/// keeps its own priority. Elsewhere the work runs at normal priority.
+pub fn at_background_priority<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                #[cfg(target_os = "linux")]
+                // SAFETY: setpriority only reads its integer arguments; `who = 0` with
+                // PRIO_PROCESS is the calling thread on Linux. Failing to lower it (never
+                // expected: lowering needs no privilege) only leaves the normal priority.
+                unsafe {
+                    libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+                }
+                work()
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// The claimed texts that still exist and have words in them.
@@ -356,4 +387,24 @@ async fn schedule_retry(
         tracing::warn!(org_id = %org, texts = ids.len(), attempt = attempts, retry_in_s = delay.as_secs(), %error, "text scoring will retry");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn background_work_and_its_threads_run_at_the_lowest_priority_while_the_caller_keeps_its_own() {
+        // SAFETY: getpriority only reads its integer arguments.
+        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let before = nice();
+        assert!(before < 19, "the test needs a caller above the lowest priority");
+        let (inside, started_inside) =
+            super::at_background_priority(|| (nice(), std::thread::spawn(nice).join().unwrap()));
+        assert_eq!(inside, 19);
+        assert_eq!(
+            started_inside, 19,
+            "threads the work starts (the model's) inherit it"
+        );
+        assert_eq!(nice(), before, "the calling thread keeps its priority");
+    }
 }

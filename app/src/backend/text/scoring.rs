@@ -154,15 +154,12 @@ async fn score_batch(db: &PgPool, org: OrgId, claimed: &[Claimed]) -> Result<usi
     let mut reading = TenantTx::begin(db, org).await?;
     let texts = load(&mut reading, claimed).await?;
     reading.commit().await?;
-    // The texts go to the blocking thread and come back with their scores (no copies).
-    let (texts, scores) = tokio::task::spawn_blocking(move || {
-        let scores = at_background_priority(|| {
-            scorers().score(&texts.iter().map(|t| t.content.as_str()).collect::<Vec<_>>())
-        });
+    // The texts go to the scoring thread and come back with their scores (no copies).
+    let (texts, scores) = at_background_priority(move || {
+        let scores = scorers().score(&texts.iter().map(|t| t.content.as_str()).collect::<Vec<_>>());
         (texts, scores)
     })
-    .await
-    .map_err(|e| TextError::Scoring(e.to_string()))?;
+    .await?;
     let scores = scores.map_err(|e| TextError::Scoring(e.to_string()))?;
     let mut tenant = TenantTx::begin(db, org).await?;
     store(&mut tenant, &texts, &scores).await?;
@@ -176,27 +173,33 @@ async fn score_batch(db: &PgPool, org: OrgId, claimed: &[Claimed]) -> Result<usi
     Ok(texts.len())
 }
 
-/// Runs `work` on a fresh thread at the lowest CPU priority (nice 19), and so do the threads
-/// it starts: the model can use every idle core for a backlog of texts, yet gives them up at
-/// once to requests, imports and the database. On Linux, nice is per thread and inherited
-/// by the threads a thread creates, so the caller's thread (a shared blocking-pool thread)
-/// keeps its own priority. Elsewhere the work runs at normal priority.
-pub fn at_background_priority<T: Send>(work: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                #[cfg(target_os = "linux")]
-                // SAFETY: setpriority only reads its integer arguments; `who = 0` with
-                // PRIO_PROCESS is the calling thread on Linux. Failing to lower it (never
-                // expected: lowering needs no privilege) only leaves the normal priority.
-                unsafe {
-                    libc::setpriority(libc::PRIO_PROCESS, 0, 19);
-                }
-                work()
-            })
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
+/// Runs `work` on a fresh thread at the lowest CPU priority (nice 19), which the threads it
+/// starts (the model's) inherit, and awaits it without holding an executor or blocking-pool
+/// thread: a backlog of texts uses idle cores and gives way to the server's request and
+/// import threads. Linux applies nice only among threads of one scheduling group (autogroup
+/// or cgroup), so it does not make the scorer give way to PostgreSQL. Elsewhere than Linux the
+/// work runs at normal priority.
+async fn at_background_priority<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, TextError> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("text-scoring".into())
+        .spawn(move || {
+            #[cfg(target_os = "linux")]
+            // SAFETY: setpriority only reads its integer arguments; `who = 0` with
+            // PRIO_PROCESS is the calling thread on Linux. Failing to lower it (never
+            // expected: lowering needs no privilege) only leaves the normal priority.
+            unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+            }
+            // The receiver is gone only if the worker was dropped mid-batch.
+            let _ = done.send(work());
+        })
+        .map_err(|e| TextError::Scoring(e.to_string()))?;
+    result
+        .await
+        .map_err(|_| TextError::Scoring("the scoring thread panicked".into()))
 }
 
 /// The claimed texts that still exist and have words in them.
@@ -392,14 +395,16 @@ async fn schedule_retry(
 #[cfg(test)]
 mod tests {
     #[cfg(target_os = "linux")]
-    #[test]
-    fn background_work_and_its_threads_run_at_the_lowest_priority_while_the_caller_keeps_its_own() {
+    #[tokio::test]
+    async fn background_work_and_its_threads_run_at_the_lowest_priority_while_the_caller_keeps_its_own() {
         // SAFETY: getpriority only reads its integer arguments.
         let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
         let before = nice();
         assert!(before < 19, "the test needs a caller above the lowest priority");
         let (inside, started_inside) =
-            super::at_background_priority(|| (nice(), std::thread::spawn(nice).join().unwrap()));
+            super::at_background_priority(move || (nice(), std::thread::spawn(nice).join().unwrap()))
+                .await
+                .unwrap();
         assert_eq!(inside, 19);
         assert_eq!(
             started_inside, 19,

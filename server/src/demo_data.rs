@@ -813,6 +813,11 @@ pub async fn generate(admin: &PgPool, slug: &str, plan: Plan) -> Result<Counts, 
                     customer(&plan, index, org, &catalog, &batches, start, &mut t);
                 }
                 load(&mut conn, &t).await?;
+                // The chunk's customers' active-customer gaps, as the server's folder would.
+                sqlx::query("select fold_active_days($1)")
+                    .bind(org)
+                    .execute(&mut *conn)
+                    .await?;
                 add(&mut counts, &t.counts);
                 for (key, units) in t.sold {
                     *sold.entry(key).or_default() += units;
@@ -835,6 +840,10 @@ pub async fn generate(admin: &PgPool, slug: &str, plan: Plan) -> Result<Counts, 
     counts.competitor_prices =
         competitor_prices(&mut conn, &plan, org, &catalog, prices_batch, start).await?;
     counts.inventory_levels = stock(&mut conn, &plan, org, &catalog, &sold, stock_batch, start).await?;
+    sqlx::query("select fold_active_days($1)")
+        .bind(org)
+        .execute(&mut *conn)
+        .await?;
     aggregates(&mut conn, org).await?;
     sqlx::query(
         "update import_batches b set rows_total = n, rows_done = n, rows_accepted = n
@@ -1096,6 +1105,8 @@ async fn clear(admin: &PgPool, org: Uuid) -> Result<(), sqlx::Error> {
         "daily_rollups",
         "customer_days",
         "active_gaps",
+        "counted_days",
+        "unfolded_customers",
     ] {
         // Table names come from the fixed list above, never from input.
         sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -3,6 +3,7 @@
 //! run with. Compiled only with the `ssr` feature; the WASM bundle never sees it.
 
 pub mod accounts;
+pub mod active_days;
 pub mod analytics;
 pub mod api_keys;
 pub mod audit_log;

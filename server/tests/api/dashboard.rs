@@ -147,6 +147,7 @@ async fn activity(db: &PgPool, org: Uuid) -> (Vec<Day>, Vec<Day>) {
 type Gaps = Vec<(String, NaiveDate, Option<NaiveDate>, i64)>;
 
 async fn gaps(db: &PgPool, org: Uuid) -> (Gaps, Gaps) {
+    fold(db, org).await;
     let kept = sqlx::query_as(
         "select channel, day, nullif(previous_day, '-infinity'), sum(customers)::int8 from active_gaps
          where org_id = $1 group by 1, 2, 3 having sum(customers) <> 0 order by 1, 2, 3 nulls first",
@@ -168,9 +169,20 @@ async fn gaps(db: &PgPool, org: Uuid) -> (Gaps, Gaps) {
     (kept, raw)
 }
 
+/// Folds the customers the writes noted into `active_gaps`, as the dashboard does before it
+/// reads; answers how many (channel, customer) pairs were folded.
+async fn fold(db: &PgPool, org: Uuid) -> i64 {
+    sqlx::query_scalar("select fold_active_days($1)")
+        .bind(org)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
 /// Active customers of every range within the generated days, for every channel and all
 /// channels: the dashboard's sum over `active_gaps` against a distinct count of the raw rows.
 async fn active_counts_match(db: &PgPool, org: Uuid, case: usize) {
+    fold(db, org).await;
     let rows: Vec<(String, NaiveDate, NaiveDate, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with raw as ({RAW_DAYS}),
               ranges as (
@@ -224,8 +236,12 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
                 .fetch_one(&app.admin_db)
                 .await
                 .unwrap();
-        for batch in &batches {
+        // Folds at varying points between the batches, as the background folder would.
+        for (index, batch) in batches.iter().enumerate() {
             apply(&app, org, batch).await;
+            if (case + index) % 3 == 0 {
+                fold(&app.admin_db, org).await;
+            }
         }
         let (rolled, raw) = (
             rolled_up(&app.admin_db, org).await,
@@ -295,7 +311,15 @@ async fn concurrent_writers_of_one_customer_keep_the_gaps_exact(_: PgPoolOptions
                 )]
             })
             .collect();
-        futures_util::future::join_all(batches.iter().map(|b| apply(&app, org, b))).await;
+        // Folders racing the writers, on the app's role as the server's folder and the
+        // dashboard run them.
+        let writes = futures_util::future::join_all(batches.iter().map(|b| apply(&app, org, b)));
+        let folds = futures_util::future::join_all((0..4).map(|_| async {
+            let mut tenant = TenantTx::begin(&app.app_db, OrgId(org)).await.unwrap();
+            app::backend::active_days::fold(&mut tenant).await.unwrap();
+            tenant.commit().await.unwrap();
+        }));
+        futures_util::future::join(writes, folds).await;
         let (kept, raw) = gaps(&app.admin_db, org).await;
         assert_eq!(kept, raw, "round {round}: gaps equal a recomputation");
     }

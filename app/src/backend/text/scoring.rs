@@ -265,15 +265,12 @@ async fn load(tenant: &mut TenantTx, claimed: &[Claimed]) -> Result<Vec<Text>, s
 /// sentiment aggregates from their scores.
 async fn store(tenant: &mut TenantTx, texts: &[Text], scores: &[Scored]) -> Result<(), TextError> {
     let org = tenant.org_id();
-    // The customers first, as every write path takes them (before any rollup row): a scorer
-    // that took them last deadlocked with a concurrent import of the same customers.
     let touched: Vec<Uuid> = texts
         .iter()
         .filter_map(|t| t.customer_id)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    customers::lock(tenant, &touched).await?;
     let column = |f: fn(&Scored) -> f32| scores.iter().map(f).collect::<Vec<f32>>();
     sqlx::query(
         "insert into text_scores (org_id, subject, subject_id, customer_id, written_at, channel, label,
@@ -323,6 +320,9 @@ async fn store(tenant: &mut TenantTx, texts: &[Text], scores: &[Scored]) -> Resu
         .execute(tenant.conn())
         .await?;
 
+    // The customers last, as every write path takes them (after its rows and their rollup
+    // rows), so the scorer and a concurrent import of the same customers never wait in a cycle.
+    customers::lock(tenant, &touched).await?;
     recompute_sentiment(tenant, &touched).await?;
     Ok(())
 }

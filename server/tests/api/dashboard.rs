@@ -326,6 +326,78 @@ async fn concurrent_writers_of_one_customer_keep_the_gaps_exact(_: PgPoolOptions
     active_counts_match(&app.admin_db, org, 0).await;
 }
 
+/// The customer days carry no foreign key (migration 0017): deleting an organization still
+/// takes its days away, and only its, on the owner role that row-level security binds, and
+/// the deleting transaction's scope is left as it was.
+#[sqlx::test(migrations = false)]
+async fn deleting_an_organization_takes_its_customer_days_only(_: PgPoolOptions, admin: PgConnectOptions) {
+    let app = TestApp::spawn(admin).await;
+    let mut orgs = Vec::new();
+    for slug in ["leaving", "staying"] {
+        let org: Uuid =
+            sqlx::query_scalar("insert into organizations (slug, name) values ($1, 'x') returning id")
+                .bind(slug)
+                .fetch_one(&app.admin_db)
+                .await
+                .unwrap();
+        // Rows as the triggers write them; the organization holds nothing else (its raw rows'
+        // own keys would otherwise refuse the delete).
+        sqlx::query(
+            "insert into customer_days (org_id, day, channel, customer_id, events, interactions)
+             select $1, date '2026-01-01' + d, c, gen_random_uuid(), 1, 1
+             from generate_series(0, 2) d cross join (values ('web'), ('*')) as v (c)",
+        )
+        .bind(org)
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
+        orgs.push(org);
+    }
+    let days = |org: Uuid| {
+        sqlx::query_scalar::<_, i64>("select count(*) from customer_days where org_id = $1")
+            .bind(org)
+            .fetch_one(&app.admin_db)
+    };
+    assert_eq!(
+        (days(orgs[0]).await.unwrap(), days(orgs[1]).await.unwrap()),
+        (6, 6)
+    );
+
+    let mut tx = app.admin_db.begin().await.unwrap();
+    sqlx::query("set local role sightline_owner")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("select set_config('app.org_id', $1, true)")
+        .bind(orgs[0].to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let deleted = sqlx::query("delete from organizations where id = $1")
+        .bind(orgs[0])
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(deleted.rows_affected(), 1);
+    let scope: String = sqlx::query_scalar("select current_setting('app.org_id')")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(
+        scope,
+        orgs[0].to_string(),
+        "the deleting transaction's scope is put back"
+    );
+    tx.commit().await.unwrap();
+
+    assert_eq!(
+        days(orgs[0]).await.unwrap(),
+        0,
+        "the deleted organization's days are gone"
+    );
+    assert_eq!(days(orgs[1]).await.unwrap(), 6, "the other's are all kept");
+}
+
 /// Writes one batch in one tenant transaction, through the same write paths the API uses.
 async fn apply(app: &TestApp, org: Uuid, batch: &[Write]) {
     let at = |hour: u16| (base() + Duration::hours(i64::from(hour))).to_rfc3339();

@@ -814,10 +814,7 @@ pub async fn generate(admin: &PgPool, slug: &str, plan: Plan) -> Result<Counts, 
                 }
                 load(&mut conn, &t).await?;
                 // The chunk's customers' active-customer gaps, as the server's folder would.
-                sqlx::query("select fold_active_days($1)")
-                    .bind(org)
-                    .execute(&mut *conn)
-                    .await?;
+                app::backend::active_days::fold_on(&mut *conn, org).await?;
                 add(&mut counts, &t.counts);
                 for (key, units) in t.sold {
                     *sold.entry(key).or_default() += units;
@@ -840,10 +837,8 @@ pub async fn generate(admin: &PgPool, slug: &str, plan: Plan) -> Result<Counts, 
     counts.competitor_prices =
         competitor_prices(&mut conn, &plan, org, &catalog, prices_batch, start).await?;
     counts.inventory_levels = stock(&mut conn, &plan, org, &catalog, &sold, stock_batch, start).await?;
-    sqlx::query("select fold_active_days($1)")
-        .bind(org)
-        .execute(&mut *conn)
-        .await?;
+    // The fraud orders' customers too.
+    app::backend::active_days::fold_on(&mut *conn, org).await?;
     aggregates(&mut conn, org).await?;
     sqlx::query(
         "update import_batches b set rows_total = n, rows_done = n, rows_accepted = n

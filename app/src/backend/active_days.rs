@@ -22,9 +22,15 @@ const EVERY: Duration = Duration::from_millis(250);
 /// many customers (per channel) it folded; zero, without taking any lock, when none was noted.
 pub async fn fold(tenant: &mut TenantTx) -> Result<i64, sqlx::Error> {
     let org = tenant.org_id();
+    fold_on(tenant.conn(), org.0).await
+}
+
+/// `fold` on any connection, for the ones that write past the tenant scope (the demo
+/// generator's and the tests' superuser).
+pub async fn fold_on<'c>(conn: impl sqlx::PgExecutor<'c>, org: Uuid) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("select fold_active_days($1)")
-        .bind(org.0)
-        .fetch_one(tenant.conn())
+        .bind(org)
+        .fetch_one(conn)
         .await
 }
 

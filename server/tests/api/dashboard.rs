@@ -172,11 +172,7 @@ async fn gaps(db: &PgPool, org: Uuid) -> (Gaps, Gaps) {
 /// Folds the customers the writes noted into `active_gaps`, as the dashboard does before it
 /// reads; answers how many (channel, customer) pairs were folded.
 async fn fold(db: &PgPool, org: Uuid) -> i64 {
-    sqlx::query_scalar("select fold_active_days($1)")
-        .bind(org)
-        .fetch_one(db)
-        .await
-        .unwrap()
+    app::backend::active_days::fold_on(db, org).await.unwrap()
 }
 
 /// Active customers of every range within the generated days, for every channel and all

@@ -45,11 +45,7 @@ async fn arrange(admin: &PgPool) -> World {
             .unwrap();
         // The gaps are folded after the writes, as the server's folder does; one customer is
         // noted again, so the folder's queue has rows to hide too.
-        sqlx::query("select fold_active_days($1)")
-            .bind(org_id)
-            .execute(admin)
-            .await
-            .unwrap();
+        app::backend::active_days::fold_on(admin, org_id).await.unwrap();
         sqlx::query(
             "insert into unfolded_customers (org_id, channel, customer_id)
              select org_id, channel, customer_id from counted_days where org_id = $1 limit 1",

@@ -813,8 +813,8 @@ pub async fn generate(admin: &PgPool, slug: &str, plan: Plan) -> Result<Counts, 
                     customer(&plan, index, org, &catalog, &batches, start, &mut t);
                 }
                 load(&mut conn, &t).await?;
-                // The chunk's customers' active-customer gaps, as the server's folder would.
-                app::backend::active_days::fold_on(&mut *conn, org).await?;
+                // The chunk's rollups, as the server's folder would.
+                app::backend::rollups::fold_on(&mut *conn, org).await?;
                 add(&mut counts, &t.counts);
                 for (key, units) in t.sold {
                     *sold.entry(key).or_default() += units;
@@ -837,8 +837,8 @@ pub async fn generate(admin: &PgPool, slug: &str, plan: Plan) -> Result<Counts, 
     counts.competitor_prices =
         competitor_prices(&mut conn, &plan, org, &catalog, prices_batch, start).await?;
     counts.inventory_levels = stock(&mut conn, &plan, org, &catalog, &sold, stock_batch, start).await?;
-    // The fraud orders' customers too.
-    app::backend::active_days::fold_on(&mut *conn, org).await?;
+    // The fraud orders' rollups too.
+    app::backend::rollups::fold_on(&mut *conn, org).await?;
     aggregates(&mut conn, org).await?;
     sqlx::query(
         "update import_batches b set rows_total = n, rows_done = n, rows_accepted = n
@@ -1096,12 +1096,13 @@ async fn clear(admin: &PgPool, org: Uuid) -> Result<(), sqlx::Error> {
         "products",
         "customers",
         "usage_counters",
-        // Last: the deletes above took their rows' deltas out, leaving rows of zeros.
+        // Last: the rollups, and the deltas the deletes above logged.
         "daily_rollups",
         "customer_days",
         "active_gaps",
         "counted_days",
         "unfolded_customers",
+        "rollup_deltas",
     ] {
         // Table names come from the fixed list above, never from input.
         sqlx::query(sqlx::AssertSqlSafe(format!(

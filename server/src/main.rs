@@ -272,7 +272,7 @@ async fn run(command: Service, settings: Settings, started: Instant) -> Result<(
             .unwrap_or(false);
             tracing::info!(model = scorers, "text scorers loaded");
             let texts = tokio::spawn(app::backend::text::scoring::work(state.db.clone(), stop.clone()));
-            let folder = tokio::spawn(app::backend::active_days::work(state.db.clone(), stop.clone()));
+            let folder = tokio::spawn(app::backend::rollups::work(state.db.clone(), stop.clone()));
             let worker = tokio::spawn(app::backend::jobs::work(state.clone(), stop));
             let live = state.live.clone();
             let served = startup::serve(listener, startup::build_router(state), live).await;
@@ -286,7 +286,7 @@ async fn run(command: Service, settings: Settings, started: Instant) -> Result<(
             }
             // A batch in progress finishes or rolls back; its texts' lease lapses either way.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), texts).await;
-            // A fold in progress commits or rolls back; its customers stay noted either way.
+            // A fold in progress commits or rolls back; its deltas stay logged either way.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), folder).await;
             served.map_err(StartError::Serve)?;
             tracing::info!("stopped");

@@ -1,6 +1,6 @@
 //! Computes the dashboard (SPEC UI-2) from the rollups: `daily_rollups` (per day and channel)
-//! and `active_gaps` (customers by active day and previous active day), kept exact by the
-//! database's triggers and by folding the noted customers first (`active_days`), plus
+//! and `active_gaps` (customers by active day and previous active day), kept exact by
+//! folding the writes' logged deltas first (`rollups`), plus
 //! the stored RFM segments and churn bands of the last scoring run. No query here reads raw
 //! events, so the cost follows the number of days, not of events — except with a product
 //! category chosen: orders are split by category only in their lines, so those figures are
@@ -210,7 +210,7 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     caller.require(Permission::ReadData, "dashboard.read").await?;
     let scope = scope(query, Utc::now().date_naive())?;
     // Active customers count everything committed before this request.
-    super::active_days::fold(&mut caller.tenant).await?;
+    super::rollups::fold(&mut caller.tenant).await?;
     let org = caller.tenant.org_id();
     let (previous_from, previous_to) = scope.previous();
     let conn = caller.tenant.conn();

@@ -3,7 +3,6 @@
 //! run with. Compiled only with the `ssr` feature; the WASM bundle never sees it.
 
 pub mod accounts;
-pub mod active_days;
 pub mod analytics;
 pub mod api_keys;
 pub mod audit_log;
@@ -22,6 +21,7 @@ pub mod members;
 pub mod quota;
 pub mod rate_limit;
 pub mod redis_link;
+pub mod rollups;
 pub mod sessions;
 pub mod state;
 pub mod tenant;

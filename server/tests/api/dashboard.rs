@@ -51,6 +51,7 @@ fn write_strategy() -> impl Strategy<Value = Vec<Vec<Write>>> {
 type Figures = Vec<(NaiveDate, String, i64, i64, String, i64, f64, f64, i64)>;
 
 async fn rolled_up(db: &PgPool, org: Uuid) -> Figures {
+    fold(db, org).await;
     sqlx::query_as(
         "select day, channel, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::numeric(24, 4)::text,
                 sum(texts)::int8, round(sum(polarity_sum)::numeric, 6)::float8,
@@ -124,6 +125,7 @@ type Day = (NaiveDate, String, Uuid, i64, i64, i64, String, i64, f64);
 
 /// Who was active when, with what, from the rollup and from the raw rows.
 async fn activity(db: &PgPool, org: Uuid) -> (Vec<Day>, Vec<Day>) {
+    fold(db, org).await;
     let kept = sqlx::query_as(
         "select day, channel, customer_id, events, interactions, orders, revenue::numeric(24, 4)::text, texts,
                 round(polarity_sum::numeric, 6)::float8
@@ -169,10 +171,11 @@ async fn gaps(db: &PgPool, org: Uuid) -> (Gaps, Gaps) {
     (kept, raw)
 }
 
-/// Folds the customers the writes noted into `active_gaps`, as the dashboard does before it
-/// reads; answers how many (channel, customer) pairs were folded.
+/// Folds the writes' logged deltas into the rollups and the noted customers into
+/// `active_gaps`, as the dashboard does before it reads; answers how many (channel, customer)
+/// pairs had their gaps moved.
 async fn fold(db: &PgPool, org: Uuid) -> i64 {
-    app::backend::active_days::fold_on(db, org).await.unwrap()
+    app::backend::rollups::fold_on(db, org).await.unwrap()
 }
 
 /// Active customers of every range within the generated days, for every channel and all
@@ -283,10 +286,11 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
 }
 
 /// Concurrent writers adding days of the same customers (each in its own transaction, as
-/// concurrent API requests are) leave the gaps exact: neither works from a snapshot that misses
-/// the other's days.
+/// concurrent API requests are), with folders racing them, leave the rollups and the gaps
+/// exact: no fold works from a snapshot that misses another's days, and each logged delta is
+/// applied exactly once.
 #[sqlx::test(migrations = false)]
-async fn concurrent_writers_of_one_customer_keep_the_gaps_exact(_: PgPoolOptions, admin: PgConnectOptions) {
+async fn concurrent_writers_and_folders_keep_the_rollups_exact(_: PgPoolOptions, admin: PgConnectOptions) {
     let app = TestApp::spawn(admin).await;
     let org: Uuid =
         sqlx::query_scalar("insert into organizations (slug, name) values ('gaps', 'x') returning id")
@@ -312,21 +316,32 @@ async fn concurrent_writers_of_one_customer_keep_the_gaps_exact(_: PgPoolOptions
         let writes = futures_util::future::join_all(batches.iter().map(|b| apply(&app, org, b)));
         let folds = futures_util::future::join_all((0..4).map(|_| async {
             let mut tenant = TenantTx::begin(&app.app_db, OrgId(org)).await.unwrap();
-            app::backend::active_days::fold(&mut tenant).await.unwrap();
+            app::backend::rollups::fold(&mut tenant).await.unwrap();
             tenant.commit().await.unwrap();
         }));
         futures_util::future::join(writes, folds).await;
         let (kept, raw) = gaps(&app.admin_db, org).await;
         assert_eq!(kept, raw, "round {round}: gaps equal a recomputation");
+        // Each logged delta was applied exactly once, whichever folder drained it.
+        assert_eq!(
+            rolled_up(&app.admin_db, org).await,
+            recomputed(&app.admin_db, org).await,
+            "round {round}: rollups equal a recomputation"
+        );
+        let (kept, raw) = activity(&app.admin_db, org).await;
+        assert_eq!(kept, raw, "round {round}: active days equal a recomputation");
     }
     active_counts_match(&app.admin_db, org, 0).await;
 }
 
-/// The customer days carry no foreign key (migration 0017): deleting an organization still
-/// takes its days away, and only its, on the owner role that row-level security binds, and
-/// the deleting transaction's scope is left as it was.
+/// The customer days, logged deltas and noted customers carry no foreign key (migrations 0017
+/// and 0018): deleting an organization still takes its rows away, and only its, on the owner
+/// role that row-level security binds, and the deleting transaction's scope is left as it was.
 #[sqlx::test(migrations = false)]
-async fn deleting_an_organization_takes_its_customer_days_only(_: PgPoolOptions, admin: PgConnectOptions) {
+async fn deleting_an_organization_takes_its_unkeyed_rollup_rows_only(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
     let app = TestApp::spawn(admin).await;
     let mut orgs = Vec::new();
     for slug in ["leaving", "staying"] {
@@ -347,16 +362,32 @@ async fn deleting_an_organization_takes_its_customer_days_only(_: PgPoolOptions,
         .execute(&app.admin_db)
         .await
         .unwrap();
+        sqlx::query(
+            "with logged as (
+                 insert into rollup_deltas (org_id, day, channel, customer_id, interactions, orders, revenue, texts,
+                                            polarity_sum, polarity_squares, negative_texts, events)
+                 values ($1, date '2026-01-04', 'web', gen_random_uuid(), 1, 0, 0, 0, 0, 0, 0, 1)
+             )
+             insert into unfolded_customers (org_id, channel, customer_id) values ($1, 'web', gen_random_uuid())",
+        )
+        .bind(org)
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
         orgs.push(org);
     }
     let days = |org: Uuid| {
-        sqlx::query_scalar::<_, i64>("select count(*) from customer_days where org_id = $1")
-            .bind(org)
-            .fetch_one(&app.admin_db)
+        sqlx::query_scalar::<_, i64>(
+            "select (select count(*) from customer_days where org_id = $1)
+                  + (select count(*) from rollup_deltas where org_id = $1)
+                  + (select count(*) from unfolded_customers where org_id = $1)",
+        )
+        .bind(org)
+        .fetch_one(&app.admin_db)
     };
     assert_eq!(
         (days(orgs[0]).await.unwrap(), days(orgs[1]).await.unwrap()),
-        (6, 6)
+        (8, 8)
     );
 
     let mut tx = app.admin_db.begin().await.unwrap();
@@ -389,9 +420,9 @@ async fn deleting_an_organization_takes_its_customer_days_only(_: PgPoolOptions,
     assert_eq!(
         days(orgs[0]).await.unwrap(),
         0,
-        "the deleted organization's days are gone"
+        "the deleted organization's rows are gone"
     );
-    assert_eq!(days(orgs[1]).await.unwrap(), 6, "the other's are all kept");
+    assert_eq!(days(orgs[1]).await.unwrap(), 8, "the other's are all kept");
 }
 
 /// Writes one batch in one tenant transaction, through the same write paths the API uses.

@@ -1,0 +1,84 @@
+//! The dashboard's rollups, folded after the writes commit (migrations 0016 and 0018).
+//!
+//! A write statement only logs its changes (`rollup_deltas`): upserting the daily rollups and
+//! each customer's days inside the write cost most of every ingest path, and moving a
+//! customer's active-customer gaps needs one writer per customer at a time, which made
+//! concurrent batches queue on each other. Folding runs here instead: in the background shortly
+//! after the writes, and before the dashboard reads, so it is exact on every request.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::tenant::{OrgId, TenantTx};
+
+/// How often the background folder looks for logged changes.
+const EVERY: Duration = Duration::from_millis(250);
+
+/// Brings the organization's rollups up to date with everything committed before the call, in
+/// the caller's transaction (the fold's lock is held until it ends). Answers how many customers
+/// (per channel) had their active-customer gaps moved; zero, without taking any lock, when
+/// nothing was logged.
+pub async fn fold(tenant: &mut TenantTx) -> Result<i64, sqlx::Error> {
+    let org = tenant.org_id();
+    fold_on(tenant.conn(), org.0).await
+}
+
+/// `fold` on any connection, for the ones that write past the tenant scope (the demo
+/// generator's and the tests' superuser).
+pub async fn fold_on<'c>(conn: impl sqlx::PgExecutor<'c>, org: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select fold_rollups($1)")
+        .bind(org)
+        .fetch_one(conn)
+        .await
+}
+
+/// Folds every organization with logged changes, each in its own short transaction. One
+/// organization that cannot be folded does not hold back the others; the first error is
+/// answered after all were tried.
+pub async fn fold_all(db: &PgPool) -> Result<i64, sqlx::Error> {
+    let orgs: Vec<Uuid> = sqlx::query_scalar("select orgs_with_unfolded_rollups()")
+        .fetch_all(db)
+        .await?;
+    let mut folded = 0;
+    let mut failed = None;
+    for org in orgs {
+        match fold_alone(db, OrgId(org)).await {
+            Ok(count) => folded += count,
+            Err(error) => {
+                tracing::warn!(%error, %org, "could not fold an organization's rollups");
+                failed.get_or_insert(error);
+            }
+        }
+    }
+    failed.map_or(Ok(folded), Err)
+}
+
+async fn fold_alone(db: &PgPool, org: OrgId) -> Result<i64, sqlx::Error> {
+    let mut tenant = TenantTx::begin(db, org).await?;
+    let folded = fold(&mut tenant).await?;
+    tenant.commit().await?;
+    Ok(folded)
+}
+
+/// Folds in the background until `stop` turns true, so the logged changes stay few however
+/// long nobody looks at a dashboard.
+pub async fn work(db: PgPool, mut stop: watch::Receiver<bool>) {
+    tracing::info!("rollup folder started");
+    while !*stop.borrow() {
+        let pause = match fold_all(&db).await {
+            Ok(_) => EVERY,
+            Err(error) => {
+                tracing::warn!(%error, "could not fold every organization's rollups; retrying");
+                EVERY * 8
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    tracing::info!("rollup folder stopped");
+}

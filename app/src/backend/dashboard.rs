@@ -1,10 +1,10 @@
 //! Computes the dashboard (SPEC UI-2) from the rollups: `daily_rollups` (per day and channel)
-//! and `active_gaps` (customers by active day and previous active day), kept exact by
-//! folding the writes' logged deltas first (`rollups`), plus
-//! the stored RFM segments and churn bands of the last scoring run. No query here reads raw
-//! events, so the cost follows the number of days, not of events — except with a product
-//! category chosen: orders are split by category only in their lines, so those figures are
-//! read from the range's order lines (`orders_time_idx`), a cost that follows its orders.
+//! and `active_gaps` (customers by active day and previous active day), brought up to date
+//! first by folding the writes' logged deltas (`rollups`), plus the stored RFM segments and
+//! churn bands of the last scoring run. No query here reads raw events, so the cost follows
+//! the number of days, not of events — except with a product category chosen: orders are split
+//! by category only in their lines, so those figures are read from the range's order lines
+//! (`orders_time_idx`), a cost that follows its orders.
 
 use analytics::rfm::Segment;
 use analytics::Interval;
@@ -209,7 +209,7 @@ struct Totals {
 pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Dashboard, ApiError> {
     caller.require(Permission::ReadData, "dashboard.read").await?;
     let scope = scope(query, Utc::now().date_naive())?;
-    // Active customers count everything committed before this request.
+    // Every figure counts everything committed before this request.
     super::rollups::fold(&mut caller.tenant).await?;
     let org = caller.tenant.org_id();
     let (previous_from, previous_to) = scope.previous();

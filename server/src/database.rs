@@ -53,10 +53,20 @@ pub enum DatabaseError {
 
 /// Creates the database and roles if missing, applies migrations as the owner role and grants
 /// the application role what it needs.
-#[tracing::instrument(skip_all, fields(database = admin.get_database()))]
 pub async fn prepare(
     admin: &PgConnectOptions,
     app_password: Option<&SecretString>,
+) -> Result<(), DatabaseError> {
+    prepare_up_to(admin, app_password, None).await
+}
+
+/// `prepare` with the migrations applied only up to version `last` when given: a database as
+/// an older server left it, for the tests of what a later migration does to existing data.
+#[tracing::instrument(skip_all, fields(database = admin.get_database()))]
+pub async fn prepare_up_to(
+    admin: &PgConnectOptions,
+    app_password: Option<&SecretString>,
+    last: Option<i64>,
 ) -> Result<(), DatabaseError> {
     let database = admin
         .get_database()
@@ -83,7 +93,7 @@ pub async fn prepare(
         .execute(&mut conn)
         .await
         .map_err(DatabaseError::Bootstrap)?;
-    let prepared = prepare_schema(&mut conn, &database).await;
+    let prepared = prepare_schema(&mut conn, &database, last).await;
     sqlx::query("select pg_advisory_unlock($1)")
         .bind(BOOTSTRAP_LOCK)
         .execute(&mut conn)
@@ -94,7 +104,11 @@ pub async fn prepare(
 }
 
 /// Grants, migrations as the owner, and the app's view of migration history.
-async fn prepare_schema(conn: &mut PgConnection, database: &str) -> Result<(), DatabaseError> {
+async fn prepare_schema(
+    conn: &mut PgConnection,
+    database: &str,
+    last: Option<i64>,
+) -> Result<(), DatabaseError> {
     for statement in [
         ddl!(
             "grant connect, temporary on database {} to {APP_ROLE}",
@@ -113,7 +127,10 @@ async fn prepare_schema(conn: &mut PgConnection, database: &str) -> Result<(), D
         .execute(&mut *conn)
         .await
         .map_err(DatabaseError::Bootstrap)?;
-    let migrated = MIGRATOR.run(&mut *conn).await;
+    let migrated = match last {
+        Some(last) => MIGRATOR.run_to(last, &mut *conn).await,
+        None => MIGRATOR.run(&mut *conn).await,
+    };
     sqlx::raw_sql("reset role")
         .execute(&mut *conn)
         .await

@@ -1100,8 +1100,6 @@ async fn clear(admin: &PgPool, org: Uuid) -> Result<(), sqlx::Error> {
         "daily_rollups",
         "customer_days",
         "active_gaps",
-        "counted_days",
-        "unfolded_customers",
         "rollup_deltas",
     ] {
         // Table names come from the fixed list above, never from input.

@@ -363,12 +363,9 @@ async fn deleting_an_organization_takes_its_unkeyed_rollup_rows_only(
         .await
         .unwrap();
         sqlx::query(
-            "with logged as (
-                 insert into rollup_deltas (org_id, day, channel, customer_id, interactions, orders, revenue, texts,
-                                            polarity_sum, polarity_squares, negative_texts, events)
-                 values ($1, date '2026-01-04', 'web', gen_random_uuid(), 1, 0, 0, 0, 0, 0, 0, 1)
-             )
-             insert into unfolded_customers (org_id, channel, customer_id) values ($1, 'web', gen_random_uuid())",
+            "insert into rollup_deltas (org_id, day, channel, customer_id, interactions, orders, revenue, texts,
+                                        polarity_sum, polarity_squares, negative_texts, events)
+             values ($1, date '2026-01-04', 'web', gen_random_uuid(), 1, 0, 0, 0, 0, 0, 0, 1)",
         )
         .bind(org)
         .execute(&app.admin_db)
@@ -379,15 +376,14 @@ async fn deleting_an_organization_takes_its_unkeyed_rollup_rows_only(
     let days = |org: Uuid| {
         sqlx::query_scalar::<_, i64>(
             "select (select count(*) from customer_days where org_id = $1)
-                  + (select count(*) from rollup_deltas where org_id = $1)
-                  + (select count(*) from unfolded_customers where org_id = $1)",
+                  + (select count(*) from rollup_deltas where org_id = $1)",
         )
         .bind(org)
         .fetch_one(&app.admin_db)
     };
     assert_eq!(
         (days(orgs[0]).await.unwrap(), days(orgs[1]).await.unwrap()),
-        (8, 8)
+        (7, 7)
     );
 
     let mut tx = app.admin_db.begin().await.unwrap();
@@ -422,7 +418,81 @@ async fn deleting_an_organization_takes_its_unkeyed_rollup_rows_only(
         0,
         "the deleted organization's rows are gone"
     );
-    assert_eq!(days(orgs[1]).await.unwrap(), 8, "the other's are all kept");
+    assert_eq!(days(orgs[1]).await.unwrap(), 7, "the other's are all kept");
+}
+
+/// Migration 0019 drops the folder's copy of the counted days and its list of noted customers,
+/// so it must first fold what older servers left in them: a customer noted by a 0017 writer
+/// (its day already in `customer_days`, not yet in the gaps) and deltas logged by a 0018 one.
+#[sqlx::test(migrations = false)]
+async fn upgrading_to_0019_folds_what_older_servers_left_unfolded(_: PgPoolOptions, admin: PgConnectOptions) {
+    server::database::prepare_up_to(&admin, None, Some(18))
+        .await
+        .unwrap();
+    let db = PgPoolOptions::new().connect_with(admin.clone()).await.unwrap();
+    let org: Uuid =
+        sqlx::query_scalar("insert into organizations (slug, name) values ('old', 'Old') returning id")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    sqlx::query("select ensure_interactions_partition(timestamptz '2026-03-01')")
+        .execute(&db)
+        .await
+        .unwrap();
+    let customer: Uuid =
+        sqlx::query_scalar("insert into customers (org_id, external_id) values ($1, 'c') returning id")
+            .bind(org)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    let interaction = |day: u32| {
+        sqlx::query(
+            "insert into interactions (org_id, customer_id, external_id, occurred_at, channel, event_type)
+             values ($1, $2, 'i' || $3, timestamptz '2026-03-01' + make_interval(days => $3), 'web', 'message')",
+        )
+        .bind(org)
+        .bind(customer)
+        .bind(day as i32)
+    };
+    // Folded under 0018: days 1 and 9.
+    interaction(1).execute(&db).await.unwrap();
+    interaction(9).execute(&db).await.unwrap();
+    fold(&db, org).await;
+    // As a 0017 writer left day 5: in the customer days, its customer noted, the gaps not moved.
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("set local session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    interaction(5).execute(&mut *tx).await.unwrap();
+    sqlx::query(
+        "with added as (
+             insert into customer_days (org_id, day, channel, customer_id, events, interactions)
+             select $1, date '2026-03-06', c, $2, 1, 1 from (values ('web'), ('*')) as v (c)
+         )
+         insert into unfolded_customers (org_id, channel, customer_id)
+         select $1, c, $2 from (values ('web'), ('*')) as v (c)",
+    )
+    .bind(org)
+    .bind(customer)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // As a 0018 writer left day 7: logged, not folded.
+    interaction(7).execute(&db).await.unwrap();
+
+    server::database::prepare(&admin, None).await.unwrap();
+    let logged: i64 = sqlx::query_scalar("select count(*) from rollup_deltas")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(logged, 0, "the migration folded the logged deltas");
+    let (kept, raw) = activity(&db, org).await;
+    assert_eq!(kept, raw);
+    assert_eq!(raw.len(), 8, "four days, per channel and for all channels");
+    let (kept, raw) = gaps(&db, org).await;
+    assert_eq!(kept, raw);
 }
 
 /// Writes one batch in one tenant transaction, through the same write paths the API uses.

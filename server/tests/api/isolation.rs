@@ -43,16 +43,11 @@ async fn arrange(admin: &PgPool) -> World {
             .execute(admin)
             .await
             .unwrap();
-        // The rollups are folded after the writes, as the server's folder does; one customer
-        // is noted again and one change logged again, so the folder's queues have rows to hide
-        // too.
+        // The rollups are folded after the writes, as the server's folder does; one change is
+        // logged again, so the folder's queue has a row to hide too.
         app::backend::rollups::fold_on(admin, org_id).await.unwrap();
         sqlx::query(
-            "with noted as (
-                 insert into unfolded_customers (org_id, channel, customer_id)
-                 select org_id, channel, customer_id from counted_days where org_id = $1 limit 1
-             )
-             insert into rollup_deltas (org_id, day, channel, customer_id, interactions, orders, revenue, texts,
+            "insert into rollup_deltas (org_id, day, channel, customer_id, interactions, orders, revenue, texts,
                                         polarity_sum, polarity_squares, negative_texts, events)
              values ($1, current_date, 'web', null, 0, 0, 0, 0, 0, 0, 0, 0)",
         )

@@ -172,8 +172,8 @@ macro_rules! category_days {
 
 /// The per-day figures every range query sums, as relation `days` (day, channel,
 /// interactions, orders, revenue, texts, polarity_sum, polarity_squares) over $5..$6: the daily
-/// rollups; with a segment chosen its customers' days (migration 0012), for all channels or
-/// one; with a category chosen, `category_days`.
+/// rollups; with a segment chosen its customers' days (migrations 0012 and 0019) in every
+/// channel or one; with a category chosen, `category_days`.
 macro_rules! days {
     () => {
         concat!(
@@ -186,7 +186,7 @@ macro_rules! days {
                      d.polarity_squares
               from customer_scores s
               join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
-                   and d.channel = coalesce($2, '*') and d.day between $5 and $6
+                   and d.day between $5 and $6 and ($2::text is null or d.channel = $2)
               where s.org_id = $1 and s.segment = $3 and $4::text is null
               union all ",
             category_days!(),
@@ -271,7 +271,7 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
                        and day between $5 and $6 and previous_day < $5)
                   + (select count(distinct s.customer_id) from customer_scores s
                      join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
-                          and d.channel = coalesce($2, '*') and d.day between $5 and $6 and d.events > 0
+                          and d.day between $5 and $6 and ($2::text is null or d.channel = $2) and d.events > 0
                      where s.org_id = $1 and s.segment = $3 and $4::text is null)
                   + (select count(distinct o.customer_id) ",
             category_lines!(),
@@ -314,7 +314,7 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     })
     .collect();
 
-    // Per channel: a segment's members' days in each channel (not their all-channel days).
+    // Per channel: a segment's members' days in each channel.
     let channels: Vec<ChannelTotals> = sqlx::query_as::<_, (String, i64, i64, f64, i64)>(concat!(
         "select channel, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8, sum(texts)::int8
          from (
@@ -324,7 +324,7 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
              union all
              select d.channel, d.interactions, d.orders, d.revenue, d.texts from customer_scores s
              join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
-                  and d.channel <> '*' and ($2::text is null or d.channel = $2) and d.day between $5 and $6
+                  and d.day between $5 and $6 and ($2::text is null or d.channel = $2)
              where s.org_id = $1 and s.segment = $3 and $4::text is null
              union all
              select channel, interactions, orders, revenue, texts from (",

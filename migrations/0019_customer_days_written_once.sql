@@ -121,11 +121,16 @@ begin
         returning c.channel, c.customer_id, c.day, c.events, c.texts
     ),
     -- Days that start (`active`) or stop being active days in their channel: `kept` holds the
-    -- events after this fold, `delta` what it added.
+    -- events after this fold, `delta` what it added. Grouped rather than joined, like every step
+    -- below: the planner cannot know how many rows a fold carries, and a nested loop between two
+    -- of these lists is quadratic.
     crossed as (
-        select k.channel, k.customer_id, k.day, k.events > 0 as active
-        from kept k join delta d using (channel, customer_id, day)
-        where (k.events - d.events > 0) <> (k.events > 0)
+        select channel, customer_id, day, sum(after) > 0 as active
+        from (select channel, customer_id, day, events as after, 0 as added from kept
+              union all
+              select channel, customer_id, day, 0, events from delta) as both_sides
+        group by channel, customer_id, day
+        having (sum(after) - sum(added) > 0) <> (sum(after) > 0)
     ),
     who as (
         select distinct channel, customer_id from crossed
@@ -133,15 +138,35 @@ begin
     touched as (
         select distinct customer_id from crossed
     ),
-    -- Read in this statement's snapshot, which does not see `kept`'s changes: the touched
-    -- customers' active days, in every channel, as the gaps count them now.
-    active_before as (
-        select c.channel, c.customer_id, c.day
-        from touched t join customer_days c on c.org_id = org and c.customer_id = t.customer_id
-        where c.events > 0
+    -- Read in this statement's snapshot, which does not see `kept`'s changes: the active days
+    -- the gaps count now, in each channel with a crossing and in every channel of each customer
+    -- with one (for '*'). One index range per customer, whatever the statistics say (`offset 0`
+    -- keeps the lookup from being turned into a scan of the organization's days).
+    channel_before as (
+        select w.channel, w.customer_id, c.day
+        from who w cross join lateral (
+            select day from customer_days c
+            where c.org_id = org and c.customer_id = w.customer_id and c.channel = w.channel and c.events > 0
+            offset 0
+        ) c
     ),
-    active_after as (
-        (select channel, customer_id, day from active_before
+    channel_after as (
+        (select channel, customer_id, day from channel_before
+         except all
+         select channel, customer_id, day from crossed where not active)
+        union all
+        select channel, customer_id, day from crossed where active
+    ),
+    every_before as (
+        select c.channel, t.customer_id, c.day
+        from touched t cross join lateral (
+            select channel, day from customer_days c
+            where c.org_id = org and c.customer_id = t.customer_id and c.events > 0
+            offset 0
+        ) c
+    ),
+    every_after as (
+        (select channel, customer_id, day from every_before
          except all
          select channel, customer_id, day from crossed where not active)
         union all
@@ -150,16 +175,16 @@ begin
     gaps as (
         select channel, day, -1 as customers,
                lag(day, 1, '-infinity'::date) over (partition by channel, customer_id order by day) as previous_day
-        from active_before where (channel, customer_id) in (select channel, customer_id from who)
+        from channel_before
         union all
         select channel, day, 1, lag(day, 1, '-infinity'::date) over (partition by channel, customer_id order by day)
-        from active_after where (channel, customer_id) in (select channel, customer_id from who)
+        from channel_after
         union all
         select '*', day, -1, lag(day, 1, '-infinity'::date) over (partition by customer_id order by day)
-        from (select distinct customer_id, day from active_before) d
+        from (select distinct customer_id, day from every_before) d
         union all
         select '*', day, 1, lag(day, 1, '-infinity'::date) over (partition by customer_id order by day)
-        from (select distinct customer_id, day from active_after) d
+        from (select distinct customer_id, day from every_after) d
     ),
     applied as (
         insert into active_gaps as g (org_id, channel, day, previous_day, shard, customers)

@@ -501,6 +501,53 @@ async fn upgrading_to_0019_folds_what_older_servers_left_unfolded(_: PgPoolOptio
     assert_eq!(kept, raw);
 }
 
+/// The deltas' table gives its space back only when nothing in it is left to fold: pending
+/// deltas of any organization keep it as it is.
+#[sqlx::test(migrations = false)]
+async fn the_deltas_table_is_emptied_only_when_everything_is_folded(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let org: Uuid =
+        sqlx::query_scalar("insert into organizations (slug, name) values ('big', 'Big') returning id")
+            .fetch_one(&app.admin_db)
+            .await
+            .unwrap();
+    // About 10 MB of pending deltas, as a large load leaves them.
+    sqlx::query(
+        "insert into rollup_deltas (org_id, day, channel, customer_id, interactions, orders, revenue, texts,
+                                    polarity_sum, polarity_squares, negative_texts, events)
+         select $1, date '2026-01-01' + g % 300, 'web', gen_random_uuid(), 1, 0, 0, 0, 0, 0, 0, 1
+         from generate_series(1, 100000) g",
+    )
+    .bind(org)
+    .execute(&app.admin_db)
+    .await
+    .unwrap();
+    let size =
+        || sqlx::query_scalar::<_, i64>("select pg_relation_size('rollup_deltas')").fetch_one(&app.admin_db);
+    assert!(size().await.unwrap() > 8 << 20);
+
+    assert!(
+        !app::backend::rollups::compact(&app.app_db).await.unwrap(),
+        "pending deltas are kept"
+    );
+    let pending: i64 = sqlx::query_scalar("select count(*) from rollup_deltas")
+        .fetch_one(&app.admin_db)
+        .await
+        .unwrap();
+    assert_eq!(pending, 100_000);
+
+    sqlx::query("delete from rollup_deltas")
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
+    assert!(size().await.unwrap() > 8 << 20, "deleted rows keep their space");
+    assert!(app::backend::rollups::compact(&app.app_db).await.unwrap());
+    assert_eq!(size().await.unwrap(), 0);
+}
+
 /// Writes one batch in one tenant transaction, through the same write paths the API uses.
 async fn apply(app: &TestApp, org: Uuid, batch: &[Write]) {
     let at = |hour: u16| (base() + Duration::hours(i64::from(hour))).to_rfc3339();

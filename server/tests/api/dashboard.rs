@@ -172,6 +172,15 @@ async fn gaps(db: &PgPool, org: Uuid) -> (Gaps, Gaps) {
     (kept, raw)
 }
 
+/// A new organization with nothing in it, made past the tenant scope.
+async fn organization(db: &PgPool, slug: &str) -> Uuid {
+    sqlx::query_scalar("insert into organizations (slug, name) values ($1, 'x') returning id")
+        .bind(slug)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
 /// Folds the writes' logged deltas into the rollups and the noted customers into
 /// `active_gaps`, as the dashboard does before it reads; answers how many (channel, customer)
 /// pairs had their gaps moved.
@@ -230,12 +239,7 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
         .unwrap();
     for case in 0..40 {
         let batches = strategy.new_tree(&mut runner).unwrap().current();
-        let org: Uuid =
-            sqlx::query_scalar("insert into organizations (slug, name) values ($1, 'x') returning id")
-                .bind(format!("rollups-{case}"))
-                .fetch_one(&app.admin_db)
-                .await
-                .unwrap();
+        let org = organization(&app.admin_db, &format!("rollups-{case}")).await;
         // Folds at varying points between the batches, as the background folder would.
         for (index, batch) in batches.iter().enumerate() {
             apply(&app, org, batch).await;
@@ -293,11 +297,7 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
 #[sqlx::test(migrations = false)]
 async fn concurrent_writers_and_folders_keep_the_rollups_exact(_: PgPoolOptions, admin: PgConnectOptions) {
     let app = TestApp::spawn(admin).await;
-    let org: Uuid =
-        sqlx::query_scalar("insert into organizations (slug, name) values ('gaps', 'x') returning id")
-            .fetch_one(&app.admin_db)
-            .await
-            .unwrap();
+    let org = organization(&app.admin_db, "gaps").await;
     for round in 0..4u16 {
         // Eight writers, each adding one customer-day on a different day of the same two
         // customers, interleaved with the others' days.
@@ -346,12 +346,7 @@ async fn deleting_an_organization_takes_its_unkeyed_rollup_rows_only(
     let app = TestApp::spawn(admin).await;
     let mut orgs = Vec::new();
     for slug in ["leaving", "staying"] {
-        let org: Uuid =
-            sqlx::query_scalar("insert into organizations (slug, name) values ($1, 'x') returning id")
-                .bind(slug)
-                .fetch_one(&app.admin_db)
-                .await
-                .unwrap();
+        let org = organization(&app.admin_db, slug).await;
         // Rows as the triggers write them; the organization holds nothing else (its raw rows'
         // own keys would otherwise refuse the delete).
         sqlx::query(
@@ -436,11 +431,7 @@ async fn upgrading_to_0019_folds_what_older_servers_left_unfolded(_: PgPoolOptio
         .await
         .unwrap();
     let db = PgPoolOptions::new().connect_with(admin.clone()).await.unwrap();
-    let org: Uuid =
-        sqlx::query_scalar("insert into organizations (slug, name) values ('old', 'Old') returning id")
-            .fetch_one(&db)
-            .await
-            .unwrap();
+    let org = organization(&db, "old").await;
     sqlx::query("select ensure_interactions_partition(timestamptz '2026-03-01')")
         .execute(&db)
         .await
@@ -509,11 +500,7 @@ async fn the_deltas_table_is_emptied_only_when_everything_is_folded(
     admin: PgConnectOptions,
 ) {
     let app = TestApp::spawn(admin).await;
-    let org: Uuid =
-        sqlx::query_scalar("insert into organizations (slug, name) values ('big', 'Big') returning id")
-            .fetch_one(&app.admin_db)
-            .await
-            .unwrap();
+    let org = organization(&app.admin_db, "big").await;
     // About 10 MB of pending deltas, as a large load leaves them.
     sqlx::query(
         "insert into rollup_deltas (org_id, day, channel, customer_id, interactions, orders, revenue, texts,

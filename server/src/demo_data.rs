@@ -1101,6 +1101,9 @@ async fn clear(admin: &PgPool, org: Uuid) -> Result<(), sqlx::Error> {
         "customer_days",
         "active_gaps",
         "rollup_deltas",
+        "segment_days",
+        "segment_gaps",
+        "segment_moves",
     ] {
         // Table names come from the fixed list above, never from input.
         sqlx::query(sqlx::AssertSqlSafe(format!(

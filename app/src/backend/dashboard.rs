@@ -1,5 +1,6 @@
 //! Computes the dashboard (SPEC UI-2) from the rollups: `daily_rollups` (per day and channel)
-//! and `active_gaps` (customers by active day and previous active day), brought up to date
+//! and `active_gaps` (customers by active day and previous active day), and the same per RFM
+//! segment (`segment_days`, `segment_gaps`, migration 0021), brought up to date
 //! first by folding the writes' logged deltas (`rollups`), plus the stored RFM segments and
 //! churn bands of the last scoring run. No query here reads raw events, so the cost follows
 //! the number of days, not of events — except with a product category chosen: orders are split
@@ -172,8 +173,8 @@ macro_rules! category_days {
 
 /// The per-day figures every range query sums, as relation `days` (day, channel,
 /// interactions, orders, revenue, texts, polarity_sum, polarity_squares) over $5..$6: the daily
-/// rollups; with a segment chosen its customers' days (migrations 0012 and 0019) in every
-/// channel or one; with a category chosen, `category_days`.
+/// rollups; with a segment chosen the segment's (migration 0021); with a category chosen,
+/// `category_days`.
 macro_rules! days {
     () => {
         concat!(
@@ -182,12 +183,10 @@ macro_rules! days {
               where org_id = $1 and $3::text is null and $4::text is null and ($2::text is null or channel = $2)
                 and day between $5 and $6
               union all
-              select d.day, d.channel, d.interactions, d.orders, d.revenue, d.texts, d.polarity_sum,
-                     d.polarity_squares
-              from customer_scores s
-              join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
-                   and d.day between $5 and $6 and ($2::text is null or d.channel = $2)
-              where s.org_id = $1 and s.segment = $3 and $4::text is null
+              select day, channel, interactions, orders, revenue, texts, polarity_sum, polarity_squares
+              from segment_days
+              where org_id = $1 and segment = $3 and $4::text is null and ($2::text is null or channel = $2)
+                and day between $5 and $6
               union all ",
             category_days!(),
             ") as days"
@@ -263,16 +262,15 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
 
     // Customers whose first active day in the range follows a gap from before it (see
     // migration 0012): a sum over the range's (day, previous day) pairs, not a distinct count.
-    // A segment's members are counted among their own days, a category's among its buyers.
+    // A segment's gaps count its members; a category's buyers are counted from its order lines.
     let active = |from: NaiveDate, to: NaiveDate| {
         sqlx::query_scalar::<_, i64>(concat!(
             "select (select coalesce(sum(customers), 0)::int8 from active_gaps
                      where org_id = $1 and channel = coalesce($2, '*') and $3::text is null and $4::text is null
                        and day between $5 and $6 and previous_day < $5)
-                  + (select count(distinct s.customer_id) from customer_scores s
-                     join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
-                          and d.day between $5 and $6 and ($2::text is null or d.channel = $2) and d.events > 0
-                     where s.org_id = $1 and s.segment = $3 and $4::text is null)
+                  + (select coalesce(sum(customers), 0)::int8 from segment_gaps
+                     where org_id = $1 and segment = $3 and channel = coalesce($2, '*') and $4::text is null
+                       and day between $5 and $6 and previous_day < $5)
                   + (select count(distinct o.customer_id) ",
             category_lines!(),
             ")"
@@ -314,7 +312,6 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     })
     .collect();
 
-    // Per channel: a segment's members' days in each channel.
     let channels: Vec<ChannelTotals> = sqlx::query_as::<_, (String, i64, i64, f64, i64)>(concat!(
         "select channel, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8, sum(texts)::int8
          from (
@@ -322,10 +319,9 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
              where org_id = $1 and $3::text is null and $4::text is null and ($2::text is null or channel = $2)
                and day between $5 and $6
              union all
-             select d.channel, d.interactions, d.orders, d.revenue, d.texts from customer_scores s
-             join customer_days d on d.org_id = s.org_id and d.customer_id = s.customer_id
-                  and d.day between $5 and $6 and ($2::text is null or d.channel = $2)
-             where s.org_id = $1 and s.segment = $3 and $4::text is null
+             select channel, interactions, orders, revenue, texts from segment_days
+             where org_id = $1 and segment = $3 and $4::text is null and ($2::text is null or channel = $2)
+               and day between $5 and $6
              union all
              select channel, interactions, orders, revenue, texts from (",
         category_days!(),

@@ -31,7 +31,12 @@ enum Write {
     Score(u8, u8),
     /// An interaction deleted.
     Forget(u8),
+    /// A scoring run puts a customer in an RFM segment (one of `SEGMENTS`), or drops its score
+    /// (none).
+    Segment(u8, Option<u8>),
 }
+
+const SEGMENTS: [&str; 3] = ["champions", "at_risk", "hibernating"];
 
 const CHANNELS: [&str; 5] = ["web", "mobile", "email", "chat", "phone"];
 
@@ -42,6 +47,7 @@ fn write_strategy() -> impl Strategy<Value = Vec<Vec<Write>>> {
             .prop_map(|(e, c, h, r, cents, ch)| Write::Order(e, c, h, r, cents, ch)),
         2 => (0u8..12, 0u8..=100).prop_map(|(e, p)| Write::Score(e, p)),
         1 => (0u8..12).prop_map(Write::Forget),
+        2 => (0u8..4, proptest::option::of(0u8..3)).prop_map(|(c, s)| Write::Segment(c, s)),
     ];
     proptest::collection::vec(proptest::collection::vec(write, 1..8), 1..6)
 }
@@ -172,6 +178,64 @@ async fn gaps(db: &PgPool, org: Uuid) -> (Gaps, Gaps) {
     (kept, raw)
 }
 
+/// Per segment: (segment, day, channel, interactions, orders, revenue, texts, polarity).
+type SegmentDays = Vec<(String, NaiveDate, String, i64, i64, String, i64, f64)>;
+/// Per segment: (segment, channel, day, previous active day, customers).
+type SegmentGaps = Vec<(String, String, NaiveDate, Option<NaiveDate>, i64)>;
+
+/// Each segment's days and gaps, from the rollups and from the raw rows of the customers each
+/// segment holds now.
+async fn segments(db: &PgPool, org: Uuid) -> ((SegmentDays, SegmentDays), (SegmentGaps, SegmentGaps)) {
+    fold(db, org).await;
+    let figures = "sum(interactions)::int8, sum(orders)::int8, sum(revenue::numeric)::numeric(24, 4)::text,
+                   sum(texts)::int8, round(sum(polarity)::numeric, 4)::float8";
+    let nonzero =
+        "having sum(interactions) <> 0 or sum(orders) <> 0 or sum(revenue::numeric) <> 0 or sum(texts) <> 0";
+    let kept_days = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select segment, day, channel, {figures}
+         from (select segment, day, channel, interactions, orders, revenue, texts, polarity_sum as polarity
+               from segment_days where org_id = $1) s
+         group by 1, 2, 3 {nonzero} order by 1, 2, 3"
+    )))
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let raw_days = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select segment, day, channel, {figures}
+         from ({RAW_DAYS}) d (day, channel, customer_id, events, interactions, orders, revenue, texts, polarity)
+         join customer_scores s on s.org_id = $1 and s.customer_id = d.customer_id
+         where d.channel <> '*'
+         group by 1, 2, 3 {nonzero} order by 1, 2, 3"
+    )))
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let kept_gaps = sqlx::query_as(
+        "select segment, channel, day, nullif(previous_day, '-infinity'), sum(customers)::int8 from segment_gaps
+         where org_id = $1 group by 1, 2, 3, 4 having sum(customers) <> 0 order by 1, 2, 3, 4 nulls first",
+    )
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let raw_gaps = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select segment, channel, day, previous, count(*)::int8 from (
+             select s.segment, d.channel, d.day,
+                    lag(d.day) over (partition by d.channel, d.customer_id order by d.day) as previous
+             from ({RAW_DAYS}) d (day, channel, customer_id, events, interactions, orders, revenue, texts, polarity)
+             join customer_scores s on s.org_id = $1 and s.customer_id = d.customer_id
+             where d.events > 0
+         ) g group by 1, 2, 3, 4 order by 1, 2, 3, 4 nulls first"
+    )))
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    ((kept_days, raw_days), (kept_gaps, raw_gaps))
+}
+
 /// A new organization with nothing in it, made past the tenant scope.
 async fn organization(db: &PgPool, slug: &str) -> Uuid {
     sqlx::query_scalar("insert into organizations (slug, name) values ($1, 'x') returning id")
@@ -222,7 +286,8 @@ async fn active_counts_match(db: &PgPool, org: Uuid, case: usize) {
 
 /// 40 generated sequences of batches — interactions resent with earlier and later versions
 /// (late events), orders replaced, refunded or moved, texts scored and rescored, interactions
-/// deleted — leave the rollups and the active-customer days equal to a recomputation from the
+/// deleted, customers put in segments, moved between them and unscored — leave the rollups,
+/// the active-customer days and each segment's days and gaps equal to a recomputation from the
 /// raw rows; `rebuild_rollups` gives the same again.
 #[sqlx::test(migrations = false)]
 async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions, admin: PgConnectOptions) {
@@ -266,6 +331,16 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
             "case {case}: gaps between active days equal a recomputation after {batches:?}"
         );
         active_counts_match(&app.admin_db, org, case).await;
+        let ((kept_segment_days, raw_segment_days), (kept_segment_gaps, raw_segment_gaps)) =
+            segments(&app.admin_db, org).await;
+        assert_eq!(
+            kept_segment_days, raw_segment_days,
+            "case {case}: each segment's days equal its customers' after {batches:?}"
+        );
+        assert_eq!(
+            kept_segment_gaps, raw_segment_gaps,
+            "case {case}: each segment's gaps equal its customers' after {batches:?}"
+        );
 
         sqlx::query("select rebuild_rollups($1)")
             .bind(org)
@@ -286,6 +361,12 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
             gaps(&app.admin_db, org).await.0,
             raw_gaps,
             "case {case}: rebuilt gaps too"
+        );
+        let (rebuilt_days, rebuilt_gaps) = segments(&app.admin_db, org).await;
+        assert_eq!(
+            (rebuilt_days.0, rebuilt_gaps.0),
+            (raw_segment_days, raw_segment_gaps),
+            "case {case}: rebuilt segments too"
         );
     }
 }
@@ -335,8 +416,8 @@ async fn concurrent_writers_and_folders_keep_the_rollups_exact(_: PgPoolOptions,
     active_counts_match(&app.admin_db, org, 0).await;
 }
 
-/// The customer days, logged deltas and noted customers carry no foreign key (migrations 0017
-/// and 0018): deleting an organization still takes its rows away, and only its, on the owner
+/// The customer days, gaps, logged deltas and the segments' rollups carry no foreign key
+/// (migrations 0017, 0018, 0019 and 0021): deleting an organization still takes its rows away, and only its, on the owner
 /// role that row-level security binds, and the deleting transaction's scope is left as it was.
 #[sqlx::test(migrations = false)]
 async fn deleting_an_organization_takes_its_unkeyed_rollup_rows_only(
@@ -362,6 +443,17 @@ async fn deleting_an_organization_takes_its_unkeyed_rollup_rows_only(
             "with gaps as (
                  insert into active_gaps (org_id, channel, day, previous_day, shard, customers)
                  values ($1, '*', date '2026-01-02', date '2026-01-01', 0, 1)
+             ),
+             segment_rows as (
+                 insert into segment_days (org_id, segment, day, channel, interactions)
+                 values ($1, 'champions', date '2026-01-02', 'web', 1)
+             ),
+             segment_gap_rows as (
+                 insert into segment_gaps (org_id, segment, channel, day, previous_day, customers)
+                 values ($1, 'champions', '*', date '2026-01-02', date '2026-01-01', 1)
+             ),
+             moves as (
+                 insert into segment_moves (org_id, customer_id, old_segment) values ($1, gen_random_uuid(), null)
              )
              insert into rollup_deltas (org_id, day, channel, customer_id, interactions, orders, revenue, texts,
                                         polarity_sum, polarity_squares, negative_texts, events)
@@ -377,14 +469,17 @@ async fn deleting_an_organization_takes_its_unkeyed_rollup_rows_only(
         sqlx::query_scalar::<_, i64>(
             "select (select count(*) from customer_days where org_id = $1)
                   + (select count(*) from rollup_deltas where org_id = $1)
-                  + (select count(*) from active_gaps where org_id = $1)",
+                  + (select count(*) from active_gaps where org_id = $1)
+                  + (select count(*) from segment_days where org_id = $1)
+                  + (select count(*) from segment_gaps where org_id = $1)
+                  + (select count(*) from segment_moves where org_id = $1)",
         )
         .bind(org)
         .fetch_one(&app.admin_db)
     };
     assert_eq!(
         (days(orgs[0]).await.unwrap(), days(orgs[1]).await.unwrap()),
-        (8, 8)
+        (11, 11)
     );
 
     let mut tx = app.admin_db.begin().await.unwrap();
@@ -419,7 +514,7 @@ async fn deleting_an_organization_takes_its_unkeyed_rollup_rows_only(
         0,
         "the deleted organization's rows are gone"
     );
-    assert_eq!(days(orgs[1]).await.unwrap(), 8, "the other's are all kept");
+    assert_eq!(days(orgs[1]).await.unwrap(), 11, "the other's are all kept");
 }
 
 /// Migration 0019 drops the folder's copy of the counted days and its list of noted customers,
@@ -492,6 +587,73 @@ async fn upgrading_to_0019_folds_what_older_servers_left_unfolded(_: PgPoolOptio
     assert_eq!(kept, raw);
 }
 
+/// Migration 0021 starts the segments' rollups from the scores already stored: every scored
+/// customer's folded days and gaps, and the deltas still pending, land in its segment.
+#[sqlx::test(migrations = false)]
+async fn upgrading_to_0021_counts_every_scored_customer_in_its_segment(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    server::database::prepare_up_to(&admin, None, Some(20))
+        .await
+        .unwrap();
+    let db = PgPoolOptions::new().connect_with(admin.clone()).await.unwrap();
+    let org = organization(&db, "scored").await;
+    sqlx::query("select ensure_interactions_partition(timestamptz '2026-03-01')")
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "with people as (
+             insert into customers (org_id, external_id)
+             select $1, 'c' || n from generate_series(0, 2) n returning id, external_id
+         ),
+         scores as (
+             insert into customer_scores (org_id, customer_id, computed_at, model_version, recency_days, frequency,
+                 monetary, r_score, f_score, m_score, segment, horizon_days, p_alive, expected_purchases,
+                 expected_purchases_low, expected_purchases_high, churn_probability, churn_band, churn_method)
+             select $1, id, now(), 'old', 1, 1, 1, 3, 3, 3,
+                    case when external_id = 'c0' then 'champions' else 'at_risk' end,
+                    90, 0.5, 1, 0, 2, 0.2, 'low', 'p_alive'
+             from people where external_id <> 'c2'
+         )
+         insert into interactions (org_id, customer_id, external_id, occurred_at, channel, event_type)
+         select $1, p.id, p.external_id || '-' || d, timestamptz '2026-03-01' + make_interval(days => d),
+                (array['web', 'email'])[1 + d % 2], 'message'
+         from people p cross join generate_series(0, 9, 3) d",
+    )
+    .bind(org)
+    .execute(&db)
+    .await
+    .unwrap();
+    fold(&db, org).await;
+    // Logged by a 0020 writer, not folded yet.
+    sqlx::query(
+        "insert into interactions (org_id, customer_id, external_id, occurred_at, channel, event_type)
+         select $1, id, external_id || '-late', timestamptz '2026-03-05', 'chat', 'message'
+         from customers where org_id = $1",
+    )
+    .bind(org)
+    .execute(&db)
+    .await
+    .unwrap();
+
+    server::database::prepare(&admin, None).await.unwrap();
+    let ((kept_days, raw_days), (kept_gaps, raw_gaps)) = segments(&db, org).await;
+    assert_eq!(kept_days, raw_days);
+    assert_eq!(kept_gaps, raw_gaps);
+    let in_segments: Vec<String> = raw_days.iter().map(|d| d.0.clone()).collect();
+    assert!(
+        in_segments.contains(&"champions".to_owned()) && in_segments.contains(&"at_risk".to_owned()),
+        "both segments have days: {raw_days:?}"
+    );
+    assert_eq!(
+        raw_days.iter().map(|d| d.3).sum::<i64>(),
+        10,
+        "the two scored customers' five interactions each; the unscored one is in no segment"
+    );
+}
+
 /// The deltas' table gives its space back only when nothing in it is left to fold: pending
 /// deltas of any organization keep it as it is.
 #[sqlx::test(migrations = false)]
@@ -561,7 +723,7 @@ async fn apply(app: &TestApp, org: Uuid, batch: &[Write]) {
                 }
                 orders.push(domain::records::Order::parse(&record, Utc::now()).unwrap());
             }
-            Write::Score(..) | Write::Forget(_) => {}
+            Write::Score(..) | Write::Forget(_) | Write::Segment(..) => {}
         }
     }
     app::backend::ingest::interactions::prepare_months(
@@ -608,6 +770,35 @@ async fn apply(app: &TestApp, org: Uuid, batch: &[Write]) {
                     .execute(tenant.conn())
                     .await
                     .unwrap();
+            }
+            Write::Segment(c, Some(segment)) => {
+                sqlx::query(
+                    "insert into customer_scores as s (org_id, customer_id, computed_at, model_version, recency_days,
+                         frequency, monetary, r_score, f_score, m_score, segment, horizon_days, p_alive,
+                         expected_purchases, expected_purchases_low, expected_purchases_high, churn_probability,
+                         churn_band, churn_method)
+                     select org_id, id, now(), 'test', 1, 1, 1, 3, 3, 3, $3, 90, 0.5, 1, 0, 2, 0.2, 'low', 'p_alive'
+                     from customers where org_id = $1 and external_id = $2
+                     on conflict (org_id, customer_id) do update set segment = excluded.segment,
+                         computed_at = excluded.computed_at",
+                )
+                .bind(org)
+                .bind(format!("c{c}"))
+                .bind(SEGMENTS[usize::from(*segment)])
+                .execute(tenant.conn())
+                .await
+                .unwrap();
+            }
+            Write::Segment(c, None) => {
+                sqlx::query(
+                    "delete from customer_scores where org_id = $1
+                         and customer_id in (select id from customers where org_id = $1 and external_id = $2)",
+                )
+                .bind(org)
+                .bind(format!("c{c}"))
+                .execute(tenant.conn())
+                .await
+                .unwrap();
             }
             _ => {}
         }

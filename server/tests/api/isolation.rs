@@ -43,14 +43,19 @@ async fn arrange(admin: &PgPool) -> World {
             .execute(admin)
             .await
             .unwrap();
-        // The rollups are folded after the writes, as the server's folder does; one change is
-        // logged again, so the folder's queue has a row to hide too.
+        // The rollups are folded after the writes, as the server's folder does; one change and
+        // one change of segment are logged again, so the folder's queues have rows to hide too.
         app::backend::rollups::fold_on(admin, org_id).await.unwrap();
         sqlx::query(
             "insert into rollup_deltas (org_id, day, channel, customer_id, interactions, orders, revenue, texts,
                                         polarity_sum, polarity_squares, negative_texts, events)
              values ($1, current_date, 'web', null, 0, 0, 0, 0, 0, 0, 0, 0)",
         )
+        .bind(org_id)
+        .execute(admin)
+        .await
+        .unwrap();
+        sqlx::query("insert into segment_moves (org_id, customer_id, old_segment) values ($1, gen_random_uuid(), null)")
         .bind(org_id)
         .execute(admin)
         .await

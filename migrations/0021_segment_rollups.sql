@@ -6,9 +6,14 @@
 -- proportion beyond). A customer's segment changes only when a scoring run stores new scores,
 -- so the folder keeps each segment's days and active-customer gaps as it keeps the
 -- organization's: a change of segment is logged (`segment_moves`) in the transaction that makes
--- it, and the next fold moves the customer's days and gaps from the segment it counted them in
--- to the new one, under the same lock and snapshot as the deltas. Every figure stays exact for
--- the segments as the last committed scoring run left them.
+-- it, and the background folder moves the customer's days and gaps from the segment it counted
+-- them in to the new one, a bounded number of customers per round, under the same lock and
+-- snapshot as the deltas. Moving a customer costs its whole history (about 1 ms per customer
+-- here), and a scoring run can move every customer: done in one fold, that would hold the lock
+-- every dashboard request folds under for seconds at 2 M interactions and for minutes at
+-- 100 M. Until a customer's move is folded, its new rows count in the segment it was counted in,
+-- so every segment's rollups stay exactly those of the customers counted in it, and the segment
+-- view follows a scoring run within a few of the folder's rounds.
 
 -- One organization's days per segment and channel, as `daily_rollups` holds them for all
 -- customers (without the negative-text count, which the segment view does not show).
@@ -49,6 +54,8 @@ create table segment_moves (
     customer_id uuid not null,
     old_segment text
 );
+-- Serves the fold: the next customers to move, and a customer's first pending move.
+create index segment_moves_customer_idx on segment_moves (org_id, customer_id, id);
 
 -- None of the three carries a key on organizations, as 0017 and 0019 decided for the customer
 -- days and gaps: `forget_unkeyed_rollups` removes their rows with the organization.
@@ -98,15 +105,21 @@ create trigger customer_scores_segments_updated after update on customer_scores
 create trigger customer_scores_segments_deleted after delete on customer_scores
     referencing old table as old_rows for each statement execute function note_segment_moves();
 
--- As in 0019, and the segments' rollups with them: each changed customer day is added to its
--- customer's segment now; a customer who changed segment takes its days as the last fold left
--- them from the segment it was counted in to the new one; and the gaps are worked out per
--- customer once, before and after, so that the organization's and the segments' gaps come
--- from the same rows. The joins between the fold's own lists must hash: the planner cannot
--- know how many rows a fold carries, and a nested loop between two of them is quadratic. With
--- nested loops priced out, the forced ones (the index lookups) make the plan's cost look huge,
--- which would start the JIT compiler (about 1.7 s per fold); nothing here gains from it.
-create or replace function fold_rollups(org uuid) returns bigint
+-- As in 0019, and the segments' rollups with them, moving up to `moves` customers (all when
+-- null) to the segment they are in now. Each changed customer day is added to the segment its
+-- customer is counted in: the one its first pending move left, if it has one that this fold
+-- does not take, else its segment now. A customer this fold moves takes its days as the last
+-- fold left them from the segment it was counted in to its segment now. The gaps are worked
+-- out per customer once, before and after, so that the organization's and the segments' gaps
+-- come from the same rows. The dashboard folds with no moves, so a request never waits for a
+-- scoring run's worth of them.
+--
+-- The joins between the fold's own lists must hash: the planner cannot know how many rows a
+-- fold carries, and a nested loop between two of them is quadratic. With nested loops priced
+-- out, the forced ones (the index lookups) make the plan's cost look huge, which would start
+-- the JIT compiler (about 1.7 s per fold); nothing here gains from it.
+drop function fold_rollups(uuid);
+create function fold_rollups(org uuid, moves integer default 0) returns bigint
 language plpgsql set jit = off as $$
 declare
     folded bigint;
@@ -116,7 +129,7 @@ declare
     nestloop text := current_setting('enable_nestloop');
 begin
     if not exists (select 1 from rollup_deltas where org_id = org)
-       and not exists (select 1 from segment_moves where org_id = org) then
+       and (moves = 0 or not exists (select 1 from segment_moves where org_id = org)) then
         return 0;
     end if;
     perform pg_advisory_xact_lock(hashtextextended('fold_rollups:' || org::text, 0));
@@ -183,20 +196,30 @@ begin
         group by channel, customer_id, day
         having (sum(after) - sum(added) > 0) <> (sum(after) > 0)
     ),
-    moves as (
-        delete from segment_moves where org_id = org
+    -- The customers this fold moves: the first `moves` with a logged move, all of their moves.
+    taken as (
+        delete from segment_moves m
+        where m.org_id = org and m.customer_id in (
+            select distinct customer_id from segment_moves
+            where org_id = org and coalesce(moves, 1) > 0
+            order by customer_id
+            limit moves
+        )
         returning id, customer_id, old_segment
     ),
     -- Each moved customer once, with the segment its first move left: the one the last fold
     -- counted it in.
     moved as (
-        select distinct on (customer_id) customer_id, old_segment from moves order by customer_id, id
+        select distinct on (customer_id) customer_id, old_segment from taken order by customer_id, id
     ),
     -- Every customer whose days or segment change: the segment its rows were counted in
-    -- (`was_in`) and the one they count in now (`now_in`), null for none.
+    -- (`was_in`) and the one they count in after this fold (`now_in`), null for none. A
+    -- customer with a move left pending stays where it was counted.
     placed as (
-        select p.customer_id, p.moved, case when p.moved then p.old_segment else s.segment end as was_in,
-               s.segment as now_in
+        select p.customer_id, p.moved,
+               case when p.moved then p.old_segment when pending.found then pending.old_segment else s.segment end
+                   as was_in,
+               case when not p.moved and pending.found then pending.old_segment else s.segment end as now_in
         from (select customer_id, bool_or(moved) as moved, max(old_segment) as old_segment
               from (select distinct customer_id, false as moved, null::text as old_segment from delta
                     union all
@@ -205,6 +228,12 @@ begin
         left join lateral (
             select segment from customer_scores s where s.org_id = org and s.customer_id = p.customer_id offset 0
         ) s on true
+        left join lateral (
+            select true as found, m.old_segment from segment_moves m
+            where m.org_id = org and m.customer_id = p.customer_id
+            order by m.id
+            limit 1
+        ) pending on true
     ),
     -- Customers whose gaps are worked out again: an active day crossed, or a segment changed.
     regarded as (
@@ -356,7 +385,7 @@ begin
         rollup_changes('interactions', format('(select * from interactions where org_id = %L) s', org), 1)
         || ' union all ' || rollup_changes('orders', format('(select * from orders where org_id = %L) s', org), 1)
         || ' union all ' || rollup_changes('text_scores', format('(select * from text_scores where org_id = %L) s', org), 1));
-    perform fold_rollups(org);
+    perform fold_rollups(org, null);
 end
 $$;
 
@@ -391,10 +420,12 @@ declare
 begin
     for org in select orgs_with_unfolded_rollups() loop
         perform set_config('app.org_id', org::text, true);
-        perform fold_rollups(org);
+        perform fold_rollups(org, null);
     end loop;
 end
 $$;
+
+grant execute on function fold_rollups(uuid, integer) to sightline_app;
 
 do $$
 declare

@@ -46,7 +46,7 @@ from customers
 on conflict (org_id, customer_id) do nothing;
 delete from scoring_queue;
 -- The new segments are logged as moves; fold them now rather than in the first timed request.
-select fold_rollups(id) from organizations;
+select fold_rollups(id, null) from organizations;
 delete from live_events;
 vacuum analyze;
 SQL

@@ -4,7 +4,9 @@
 //! each customer's days inside the write cost most of every ingest path, and moving a
 //! customer's active-customer gaps needs one writer per customer at a time, which made
 //! concurrent batches queue on each other. Folding runs here instead: in the background shortly
-//! after the writes, and before the dashboard reads, so it is exact on every request.
+//! after the writes, and before the dashboard reads, so it is exact on every request. Changes of
+//! RFM segment (migration 0021) are moved by the background folder only, a bounded number of
+//! customers per round, so a segment's view follows a scoring run within a few rounds.
 
 use std::time::Duration;
 
@@ -24,25 +26,44 @@ const EVERY: Duration = Duration::from_millis(250);
 /// keeps the folder under a quarter of the time; the dashboard folds before it reads anyway.
 const REST_PER_WORK: u32 = 3;
 
+/// How many customers whose RFM segment changed one round of the background folder moves to
+/// their new segment (migration 0021). Moving one costs its whole history (about 1 ms here);
+/// a bounded round keeps the fold's lock, which every dashboard request folds under, short
+/// after a scoring run that moved every customer.
+const MOVES_PER_ROUND: i32 = 1000;
+
 /// Brings the organization's rollups up to date with everything committed before the call, in
-/// the caller's transaction (the fold's lock is held until it ends). Answers how many customers
-/// (per channel) had their active-customer gaps moved; zero, without taking any lock, when
-/// nothing was logged.
+/// the caller's transaction (the fold's lock is held until it ends). Changes of segment are
+/// left to the background folder, so this stays as cheap as the writes since the last fold.
+/// Answers how many customers (per channel) had their active-customer gaps moved; zero, without
+/// taking any lock, when nothing was logged.
 pub async fn fold(tenant: &mut TenantTx) -> Result<i64, sqlx::Error> {
     let org = tenant.org_id();
-    fold_on(tenant.conn(), org.0).await
+    fold_moving(tenant.conn(), org.0, Some(0)).await
 }
 
-/// `fold` on any connection, for the ones that write past the tenant scope (the demo
-/// generator's and the tests' superuser).
+/// Folds everything, changes of segment included, on any connection: for the ones that write
+/// past the tenant scope (the demo generator's and the tests' superuser).
 pub async fn fold_on<'c>(conn: impl sqlx::PgExecutor<'c>, org: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select fold_rollups($1)")
+    fold_moving(conn, org, None).await
+}
+
+/// Folds the logged deltas and moves up to `moves` customers to their new segment (all when
+/// none).
+async fn fold_moving<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
+    org: Uuid,
+    moves: Option<i32>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select fold_rollups($1, $2)")
         .bind(org)
+        .bind(moves)
         .fetch_one(conn)
         .await
 }
 
-/// Folds every organization with logged changes, each in its own short transaction. One
+/// Folds every organization with logged changes (and up to `MOVES_PER_ROUND` changes of
+/// segment), each in its own short transaction. One
 /// organization that cannot be folded does not hold back the others; the first error is
 /// answered after all were tried.
 pub async fn fold_all(db: &PgPool) -> Result<i64, sqlx::Error> {
@@ -74,7 +95,7 @@ pub async fn compact(db: &PgPool) -> Result<bool, sqlx::Error> {
 
 async fn fold_alone(db: &PgPool, org: OrgId) -> Result<i64, sqlx::Error> {
     let mut tenant = TenantTx::begin(db, org).await?;
-    let folded = fold(&mut tenant).await?;
+    let folded = fold_moving(tenant.conn(), org.0, Some(MOVES_PER_ROUND)).await?;
     tenant.commit().await?;
     Ok(folded)
 }

@@ -74,6 +74,9 @@ begin
 end
 $$;
 
+-- The background folder asks which organizations have work (`orgs_with_unfolded_rollups`).
+create policy segment_moves_owner_lists on segment_moves for select to sightline_owner using (true);
+
 -- Logs every change of a customer's segment: a first score, a new segment, a score removed
 -- (except with its organization, whose rollups go with it). Per statement, so a scoring run's
 -- update of every customer compares its rows in one pass, without joining them.

@@ -973,7 +973,9 @@ async fn the_dashboard_figures_equal_the_raw_rows_for_the_range_and_channel(
     assert_eq!(kpi(&email, "active_customers")["value"], emailers);
 
     // The segment filter: customers c0 and c2, put in "champions" by a scoring run, and
-    // everything else left out — their revenue, orders, activity and interactions only.
+    // everything else left out — their revenue, orders, activity and interactions only. The
+    // folder has folded every write before the run.
+    app::backend::rollups::fold_all(&app.app_db).await.unwrap();
     sqlx::query(
         "insert into customer_scores (org_id, customer_id, computed_at, model_version, recency_days, frequency,
              monetary, r_score, f_score, m_score, segment, horizon_days, p_alive, expected_purchases,
@@ -988,7 +990,7 @@ async fn the_dashboard_figures_equal_the_raw_rows_for_the_range_and_channel(
     .await
     .unwrap();
     // The segment's view follows the scoring run once the background folder has moved its
-    // customers: one round here.
+    // customers: one round here, which finds the organization by its moves alone.
     app::backend::rollups::fold_all(&app.app_db).await.unwrap();
     let pending: i64 = sqlx::query_scalar("select count(*) from segment_moves")
         .fetch_one(&app.admin_db)

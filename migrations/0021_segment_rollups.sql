@@ -240,51 +240,79 @@ begin
     ),
     -- Customers whose gaps are worked out again: an active day crossed, or a segment changed.
     regarded as (
-        select customer_id from crossed
-        union
-        select customer_id from moved
+        select customer_id, bool_or(moved) as moved
+        from (select customer_id, false as moved from crossed
+              union all
+              select customer_id, true from moved) as both_kinds
+        group by customer_id
     ),
     -- Read in this statement's snapshot, which does not see `kept`'s changes: each regarded
     -- customer's active days in every channel as the gaps count them now. One index range per
     -- customer, whatever the statistics say (`offset 0` keeps the lookup from being turned into
     -- a scan of the organization's days).
     days_before as (
-        select c.channel, r.customer_id, c.day
+        select c.channel, r.customer_id, c.day, r.moved
         from regarded r cross join lateral (
             select channel, day from customer_days c
             where c.org_id = org and c.customer_id = r.customer_id and c.events > 0
             offset 0
         ) c
     ),
-    days_after as (
-        (select channel, customer_id, day from days_before
+    -- Per channel, only the channels whose gaps can change: one with a crossing, or every
+    -- channel of a customer that changes segment.
+    channel_days_before as (
+        select d.channel, d.customer_id, d.day
+        from days_before d
+        left join (select distinct channel, customer_id from crossed) w
+               on w.channel = d.channel and w.customer_id = d.customer_id
+        where d.moved or w.customer_id is not null
+    ),
+    channel_days_after as (
+        (select channel, customer_id, day from channel_days_before
          except all
          select channel, customer_id, day from crossed where not active)
         union all
         select channel, customer_id, day from crossed where active
     ),
+    every_day_after as (
+        (select customer_id, day from days_before
+         except all
+         select customer_id, day from crossed where not active)
+        union all
+        select customer_id, day from crossed where active
+    ),
     -- Each regarded customer's gaps before (-1) and after (+1), per channel and for all
-    -- channels ('*': a day active in any channel). A channel without a crossing gives the same
-    -- gaps both ways, which cancel.
+    -- channels ('*': a day active in any channel).
     gaps as (
         select customer_id, channel, day, -1 as customers,
                lag(day, 1, '-infinity'::date) over (partition by channel, customer_id order by day) as previous_day
-        from days_before
+        from channel_days_before
         union all
         select customer_id, channel, day, 1,
                lag(day, 1, '-infinity'::date) over (partition by channel, customer_id order by day)
-        from days_after
+        from channel_days_after
         union all
         select customer_id, '*', day, -1, lag(day, 1, '-infinity'::date) over (partition by customer_id order by day)
         from (select distinct customer_id, day from days_before) d
         union all
         select customer_id, '*', day, 1, lag(day, 1, '-infinity'::date) over (partition by customer_id order by day)
-        from (select distinct customer_id, day from days_after) d
+        from (select distinct customer_id, day from every_day_after) d
+    ),
+    -- Each customer's gaps that change: what a customer keeps gives the same gap both ways,
+    -- which cancels here, before anything is joined or sorted. A customer that changes segment
+    -- keeps both ways apart (`side`), since they count in different segments.
+    changed_gaps as (
+        select customer_id, channel, day, previous_day, sum(customers) as customers
+        from (select g.customer_id, g.channel, g.day, g.previous_day, g.customers,
+                     case when g.customer_id in (select customer_id from moved) then g.customers else 0 end as side
+              from gaps g) as sided
+        group by customer_id, channel, day, previous_day, side
+        having sum(customers) <> 0
     ),
     applied as (
         insert into active_gaps as g (org_id, channel, day, previous_day, shard, customers)
         select org, channel, day, previous_day, 0, sum(customers)
-        from gaps
+        from changed_gaps
         group by channel, day, previous_day
         having sum(customers) <> 0
         order by channel, day, previous_day
@@ -296,7 +324,7 @@ begin
         select org, segment, channel, day, previous_day, sum(customers)
         from (select case when x.customers < 0 then p.was_in else p.now_in end as segment, x.channel, x.day,
                      x.previous_day, x.customers
-              from gaps x join placed p on p.customer_id = x.customer_id
+              from changed_gaps x join placed p on p.customer_id = x.customer_id
               where p.was_in is not null or p.now_in is not null) as counted
         where segment is not null
         group by segment, channel, day, previous_day

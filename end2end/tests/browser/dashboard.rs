@@ -322,6 +322,23 @@ async fn the_dashboard_shows_the_databases_figures_and_follows_its_filters() {
     .execute(&db)
     .await
     .unwrap();
+    // The server's background folder moves the scored customers into their segments' rollups
+    // within a round or two.
+    let waited = std::time::Instant::now();
+    loop {
+        let pending: i64 = sqlx::query_scalar("select count(*) from segment_moves")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(15),
+            "the folder moved the scored customers ({pending} left)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     page.locator("#dashboard-channel")
         .select_option("", None)
         .await

@@ -213,6 +213,12 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     let org = caller.tenant.org_id();
     let (previous_from, previous_to) = scope.previous();
     let conn = caller.tenant.conn();
+    // Every read below is a few index ranges. A branch switched off by an unchosen filter can
+    // still be planned as a parallel scan under a false one-time filter, and starting its
+    // workers cost more than the reads themselves (about 5 ms per query here).
+    sqlx::query("set local max_parallel_workers_per_gather = 0")
+        .execute(&mut *conn)
+        .await?;
 
     let segment = scope.segment.map(Segment::key);
     let category = scope.category.as_deref();

@@ -320,19 +320,9 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
 
     let channels: Vec<ChannelTotals> = sqlx::query_as::<_, (String, i64, i64, f64, i64)>(concat!(
         "select channel, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8, sum(texts)::int8
-         from (
-             select channel, interactions, orders, revenue, texts from daily_rollups
-             where org_id = $1 and $3::text is null and $4::text is null and ($2::text is null or channel = $2)
-               and day between $5 and $6
-             union all
-             select channel, interactions, orders, revenue, texts from segment_days
-             where org_id = $1 and segment = $3 and $4::text is null and ($2::text is null or channel = $2)
-               and day between $5 and $6
-             union all
-             select channel, interactions, orders, revenue, texts from (",
-        category_days!(),
-        ") by_category
-         ) days
+         from ",
+        days!(),
+        "
          group by 1
          having sum(interactions) <> 0 or sum(orders) <> 0 or sum(texts) <> 0
          order by 2 desc, 3 desc, 1"

@@ -1,11 +1,12 @@
 //! Computes the dashboard (SPEC UI-2) from the rollups: `daily_rollups` (per day and channel)
 //! and `active_gaps` (customers by active day and previous active day), and the same per RFM
-//! segment (`segment_days`, `segment_gaps`, migration 0021), brought up to date
-//! first by folding the writes' logged deltas (`rollups`), plus the stored RFM segments and
-//! churn bands of the last scoring run. No query here reads raw events, so the cost follows
-//! the number of days, not of events — except with a product category chosen: orders are split
-//! by category only in their lines, so those figures are read from the range's order lines
-//! (`orders_time_idx`), a cost that follows its orders.
+//! segment (`segment_days`, `segment_gaps`, migration 0021), brought up to date first by
+//! folding the writes' logged deltas (`rollups`), plus the last scoring run's customers counted
+//! per RFM segment and cell (`score_cells`, migration 0022). No query here reads raw events or
+//! every customer's scores, so the cost follows the number of days, not of events or customers
+//! — except with a product category chosen: orders are split by category only in their lines,
+//! so those figures are read from the range's order lines (`orders_time_idx`), a cost that
+//! follows its orders.
 
 use analytics::rfm::Segment;
 use analytics::Interval;
@@ -352,14 +353,19 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     .fetch_optional(&mut *conn)
     .await?;
 
-    // The last scoring run's segments and churn bands (a snapshot, not a range); with a category
-    // chosen, of the customers who bought it in the range.
+    // The last scoring run's segments and churn bands (a snapshot, not a range), from its cells
+    // (migration 0022); with a category chosen, of the customers who bought it in the range.
     let scored: Vec<(String, i64, f64, i64)> = sqlx::query_as(concat!(
-        "select segment, count(*), coalesce(sum(monetary), 0)::float8, count(*) filter (where churn_band = 'high')
+        "select segment, sum(customers)::int8, sum(monetary)::float8, sum(high_churn)::int8
+         from score_cells
+         where org_id = $1 and $4::text is null
+         group by 1
+         union all
+         select segment, count(*), coalesce(sum(monetary), 0)::float8, count(*) filter (where churn_band = 'high')
          from customer_scores
-         where org_id = $1 and ($4::text is null or customer_id in (select o.customer_id ",
+         where org_id = $1 and $4::text is not null and customer_id in (select o.customer_id ",
         category_lines!(),
-        ")) group by 1"
+        ") group by 1"
     ))
     .bind(org)
     .bind(scope.channel)
@@ -370,12 +376,17 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     .fetch_all(&mut *conn)
     .await?;
     let rfm_grid: Vec<RfmCell> = sqlx::query_as::<_, (i16, i16, i64, f64)>(concat!(
-        "select r_score, f_score, count(*), coalesce(sum(monetary), 0)::float8
+        "select r_score, f_score, sum(customers)::int8, sum(monetary)::float8
+         from score_cells
+         where org_id = $1 and ($3::text is null or segment = $3) and $4::text is null
+         group by 1, 2
+         union all
+         select r_score, f_score, count(*), coalesce(sum(monetary), 0)::float8
          from customer_scores
          where org_id = $1 and ($3::text is null or segment = $3)
-           and ($4::text is null or customer_id in (select o.customer_id ",
+           and $4::text is not null and customer_id in (select o.customer_id ",
         category_lines!(),
-        ")) group by 1, 2 order by 1, 2"
+        ") group by 1, 2 order by 1, 2"
     ))
     .bind(org)
     .bind(scope.channel)
@@ -402,7 +413,7 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     .fetch_all(&mut *conn)
     .await?;
     let scored_at: Option<chrono::DateTime<Utc>> =
-        sqlx::query_scalar("select max(computed_at) from customer_scores where org_id = $1")
+        sqlx::query_scalar("select max(scored_at) from score_cells where org_id = $1")
             .bind(org)
             .fetch_one(&mut *conn)
             .await?;

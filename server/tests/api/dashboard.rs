@@ -31,9 +31,9 @@ enum Write {
     Score(u8, u8),
     /// An interaction deleted.
     Forget(u8),
-    /// A scoring run puts a customer in an RFM segment (one of `SEGMENTS`), or drops its score
-    /// (none).
-    Segment(u8, Option<u8>),
+    /// A scoring run puts a customer in an RFM segment (one of `SEGMENTS`) with a score (which
+    /// picks its RFM cell, spend and churn band), or drops its score (none).
+    Segment(u8, Option<(u8, u8)>),
 }
 
 const SEGMENTS: [&str; 3] = ["champions", "at_risk", "hibernating"];
@@ -47,7 +47,7 @@ fn write_strategy() -> impl Strategy<Value = Vec<Vec<Write>>> {
             .prop_map(|(e, c, h, r, cents, ch)| Write::Order(e, c, h, r, cents, ch)),
         2 => (0u8..12, 0u8..=100).prop_map(|(e, p)| Write::Score(e, p)),
         1 => (0u8..12).prop_map(Write::Forget),
-        2 => (0u8..4, proptest::option::of(0u8..3)).prop_map(|(c, s)| Write::Segment(c, s)),
+        2 => (0u8..4, proptest::option::of((0u8..3, 0u8..50))).prop_map(|(c, s)| Write::Segment(c, s)),
     ];
     proptest::collection::vec(proptest::collection::vec(write, 1..8), 1..6)
 }
@@ -236,6 +236,32 @@ async fn segments(db: &PgPool, org: Uuid) -> ((SegmentDays, SegmentDays), (Segme
     ((kept_days, raw_days), (kept_gaps, raw_gaps))
 }
 
+/// Per RFM cell: (segment, r, f, customers, spend, customers at high churn risk).
+type Cells = Vec<(String, i16, i16, i64, String, i64)>;
+
+/// The scored customers per segment and RFM cell, from `score_cells` and counted from
+/// `customer_scores`.
+async fn cells(db: &PgPool, org: Uuid) -> (Cells, Cells) {
+    let kept = sqlx::query_as(
+        "select segment, r_score, f_score, customers, round(monetary, 6)::text, high_churn
+         from score_cells where org_id = $1 order by 1, 2, 3",
+    )
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let raw = sqlx::query_as(
+        "select segment, r_score, f_score, count(*), round(sum(monetary::numeric), 6)::text,
+                count(*) filter (where churn_band = 'high')
+         from customer_scores where org_id = $1 group by 1, 2, 3 order by 1, 2, 3",
+    )
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    (kept, raw)
+}
+
 /// A new organization with nothing in it, made past the tenant scope.
 async fn organization(db: &PgPool, slug: &str) -> Uuid {
     sqlx::query_scalar("insert into organizations (slug, name) values ($1, 'x') returning id")
@@ -297,7 +323,8 @@ async fn active_counts_match(db: &PgPool, org: Uuid, case: usize) {
 /// (late events), orders replaced, refunded or moved, texts scored and rescored, interactions
 /// deleted, customers put in segments, moved between them and unscored — leave the rollups,
 /// the active-customer days and each segment's days and gaps equal to a recomputation from the
-/// raw rows; `rebuild_rollups` gives the same again.
+/// raw rows, and the RFM cells equal to a count of the stored scores; `rebuild_rollups` gives
+/// the same again.
 #[sqlx::test(migrations = false)]
 async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions, admin: PgConnectOptions) {
     let app = TestApp::spawn(admin).await;
@@ -361,6 +388,12 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
         assert_eq!(
             kept_segment_gaps, raw_segment_gaps,
             "case {case}: each segment's gaps equal its customers' after {batches:?}"
+        );
+
+        let (kept_cells, raw_cells) = cells(&app.admin_db, org).await;
+        assert_eq!(
+            kept_cells, raw_cells,
+            "case {case}: the RFM cells count the stored scores after {batches:?}"
         );
 
         sqlx::query("select rebuild_rollups($1)")
@@ -675,6 +708,54 @@ async fn upgrading_to_0021_counts_every_scored_customer_in_its_segment(
     );
 }
 
+/// Migration 0022 counts the scores already stored into their RFM cells, for every
+/// organization.
+#[sqlx::test(migrations = false)]
+async fn upgrading_to_0022_counts_the_stored_scores_in_their_cells(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    server::database::prepare_up_to(&admin, None, Some(21))
+        .await
+        .unwrap();
+    let db = PgPoolOptions::new().connect_with(admin.clone()).await.unwrap();
+    let orgs = [
+        organization(&db, "scored-a").await,
+        organization(&db, "scored-b").await,
+    ];
+    for (index, org) in orgs.iter().enumerate() {
+        sqlx::query(
+            "with people as (
+                 insert into customers (org_id, external_id)
+                 select $1, 'c' || n from generate_series(1, 20 + $2) n returning id, external_id
+             )
+             insert into customer_scores (org_id, customer_id, computed_at, model_version, recency_days, frequency,
+                 monetary, r_score, f_score, m_score, segment, horizon_days, p_alive, expected_purchases,
+                 expected_purchases_low, expected_purchases_high, churn_probability, churn_band, churn_method)
+             select $1, id, now(), 'old', 1, 1, n * 2.5, 1 + n % 5, 1 + n % 3, 3,
+                    (array['champions', 'at_risk', 'hibernating'])[1 + n % 3], 90, 0.5, 1, 0, 2, 0.2,
+                    case when n % 4 = 0 then 'high' else 'low' end, 'p_alive'
+             from people, lateral (select substr(external_id, 2)::int as n) x",
+        )
+        .bind(org)
+        .bind(index as i32)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+
+    server::database::prepare(&admin, None).await.unwrap();
+    for (index, org) in orgs.iter().enumerate() {
+        let (kept, raw) = cells(&db, *org).await;
+        assert_eq!(kept, raw, "organization {index}");
+        assert_eq!(
+            kept.iter().map(|c| c.3).sum::<i64>(),
+            20 + index as i64,
+            "every stored score is counted once"
+        );
+    }
+}
+
 /// The deltas' table gives its space back only when nothing in it is left to fold: pending
 /// deltas of any organization keep it as it is.
 #[sqlx::test(migrations = false)]
@@ -792,20 +873,24 @@ async fn apply(app: &TestApp, org: Uuid, batch: &[Write]) {
                     .await
                     .unwrap();
             }
-            Write::Segment(c, Some(segment)) => {
+            Write::Segment(c, Some((segment, score))) => {
                 sqlx::query(
                     "insert into customer_scores as s (org_id, customer_id, computed_at, model_version, recency_days,
                          frequency, monetary, r_score, f_score, m_score, segment, horizon_days, p_alive,
                          expected_purchases, expected_purchases_low, expected_purchases_high, churn_probability,
                          churn_band, churn_method)
-                     select org_id, id, now(), 'test', 1, 1, 1, 3, 3, 3, $3, 90, 0.5, 1, 0, 2, 0.2, 'low', 'p_alive'
+                     select org_id, id, now(), 'test', 1, 1, $4::int * 1.37 + 0.01, 1 + $4::int % 5, 1 + $4::int / 5 % 5,
+                            3, $3, 90, 0.5, 1, 0, 2, 0.2, case when $4::int % 3 = 0 then 'high' else 'low' end,
+                            'p_alive'
                      from customers where org_id = $1 and external_id = $2
                      on conflict (org_id, customer_id) do update set segment = excluded.segment,
-                         computed_at = excluded.computed_at",
+                         computed_at = excluded.computed_at, monetary = excluded.monetary,
+                         r_score = excluded.r_score, f_score = excluded.f_score, churn_band = excluded.churn_band",
                 )
                 .bind(org)
                 .bind(format!("c{c}"))
                 .bind(SEGMENTS[usize::from(*segment)])
+                .bind(i16::from(*score))
                 .execute(tenant.conn())
                 .await
                 .unwrap();

@@ -5,8 +5,8 @@
 //! per RFM segment and cell (`score_cells`, migration 0022). No query here reads raw events or
 //! every customer's scores, so the cost follows the number of days, not of events or customers
 //! — except with a product category chosen: orders are split by category only in their lines,
-//! so those figures are read from the range's order lines (`orders_time_idx`), a cost that
-//! follows its orders.
+//! so the range's orders with a line in the category are gathered once per request (through
+//! `orders_time_idx`), a cost that follows its orders.
 
 use analytics::rfm::Segment;
 use analytics::Interval;
@@ -125,35 +125,62 @@ pub fn scope(query: &DashboardQuery, today: NaiveDate) -> Result<Scope, ApiError
 // segment key, $4 = category (each null when not chosen), $5..$6 = the days it reads, and $7
 // whatever else it needs. A `union all` branch whose condition on them is false is not run.
 
-/// The order lines of category $4 in $5..$6 that count (not refunded or cancelled), in
-/// channel $2 and of segment $3's customers when chosen: `from … where …` over `o` (orders),
-/// `l` (lines) and `p` (products).
-macro_rules! category_lines {
+/// With a category chosen, its counted orders (not refunded or cancelled, in the chosen channel)
+/// of both ranges are gathered into the temporary table `category_orders`, one row per order
+/// with its lines' revenue in the category: orders, lines and products are joined once per
+/// request instead of once per figure. The table goes with the request's transaction.
+const CREATE_CATEGORY_ORDERS: &str = "create temporary table category_orders
+    (day date not null, channel text not null, customer_id uuid not null, revenue numeric not null)
+    on commit drop";
+const GATHER_CATEGORY_ORDERS: &str = "
+    insert into category_orders (day, channel, customer_id, revenue)
+    select (o.ordered_at at time zone 'UTC')::date, coalesce(o.channel, 'unknown'), o.customer_id,
+           sum(l.quantity * l.unit_price)
+    from orders o
+    join order_lines l on l.org_id = o.org_id and l.order_id = o.id
+    join products p on p.org_id = l.org_id and p.id = l.product_id
+    where o.org_id = $1 and p.category = $3
+      and o.ordered_at >= $4::date::timestamp at time zone 'UTC'
+      and o.ordered_at < ($5::date + 1)::timestamp at time zone 'UTC'
+      and o.status not in ('cancelled', 'refunded')
+      and ($2::text is null or coalesce(o.channel, 'unknown') = $2)
+    group by o.org_id, o.id";
+
+/// The gathered category orders of $5..$6, of segment $3's customers when chosen: `from …
+/// where …` over `o`.
+macro_rules! category_orders {
     () => {
-        "from orders o
-         join order_lines l on l.org_id = o.org_id and l.order_id = o.id
-         join products p on p.org_id = l.org_id and p.id = l.product_id
-         where o.org_id = $1 and $4::text is not null and p.category = $4
-           and o.ordered_at >= $5::date::timestamp at time zone 'UTC'
-           and o.ordered_at < ($6::date + 1)::timestamp at time zone 'UTC'
-           and o.status not in ('cancelled', 'refunded')
-           and ($2::text is null or coalesce(o.channel, 'unknown') = $2)
+        "from category_orders o
+         where o.day between $5 and $6
            and ($3::text is null
                 or o.customer_id in (select customer_id from customer_scores where org_id = $1 and segment = $3))"
     };
 }
 
-/// Category $4's days per channel, in the columns of `days`: its order lines' orders and
-/// revenue, and its products' scored reviews. Interactions are not tied to products, so there
-/// are none.
+/// The per-day figures every range query sums, as relation `days` (day, channel,
+/// interactions, orders, revenue, texts, polarity_sum, polarity_squares) over $5..$6: the daily
+/// rollups, or with a segment chosen the segment's (migration 0021).
+macro_rules! rollup_days {
+    () => {
+        "(select day, channel, interactions, orders, revenue, texts, polarity_sum, polarity_squares
+          from daily_rollups
+          where org_id = $1 and $3::text is null and ($2::text is null or channel = $2) and day between $5 and $6
+          union all
+          select day, channel, interactions, orders, revenue, texts, polarity_sum, polarity_squares
+          from segment_days
+          where org_id = $1 and segment = $3 and ($2::text is null or channel = $2) and day between $5 and $6
+         ) as days"
+    };
+}
+
+/// `days` for category $4: its gathered orders and revenue, and its products' scored reviews.
+/// Interactions are not tied to products, so there are none.
 macro_rules! category_days {
     () => {
         concat!(
-            "select (o.ordered_at at time zone 'UTC')::date as day, coalesce(o.channel, 'unknown') as channel,
-                    0::int8 as interactions, count(distinct o.id)::int8 as orders,
-                    sum(l.quantity * l.unit_price) as revenue, 0::int8 as texts, 0::float8 as polarity_sum,
-                    0::float8 as polarity_squares ",
-            category_lines!(),
+            "(select o.day, o.channel, 0::int8 as interactions, count(*)::int8 as orders, sum(o.revenue) as revenue,
+                     0::int8 as texts, 0::float8 as polarity_sum, 0::float8 as polarity_squares ",
+            category_orders!(),
             " group by 1, 2
              union all
              select (t.written_at at time zone 'UTC')::date, 'review', 0, 0, 0, count(*),
@@ -161,37 +188,26 @@ macro_rules! category_days {
              from text_scores t
              join reviews r on r.org_id = t.org_id and r.id = t.subject_id
              join products p on p.org_id = r.org_id and p.id = r.product_id
-             where t.org_id = $1 and t.subject = 'review' and $4::text is not null and p.category = $4
+             where t.org_id = $1 and t.subject = 'review' and p.category = $4
                and t.written_at >= $5::date::timestamp at time zone 'UTC'
                and t.written_at < ($6::date + 1)::timestamp at time zone 'UTC'
                and ($2::text is null or $2 = 'review')
                and ($3::text is null
                     or t.customer_id in (select customer_id from customer_scores where org_id = $1 and segment = $3))
-             group by 1"
+             group by 1) as days"
         )
     };
 }
 
-/// The per-day figures every range query sums, as relation `days` (day, channel,
-/// interactions, orders, revenue, texts, polarity_sum, polarity_squares) over $5..$6: the daily
-/// rollups; with a segment chosen the segment's (migration 0021); with a category chosen,
-/// `category_days`.
-macro_rules! days {
-    () => {
-        concat!(
-            "(select day, channel, interactions, orders, revenue, texts, polarity_sum, polarity_squares
-              from daily_rollups
-              where org_id = $1 and $3::text is null and $4::text is null and ($2::text is null or channel = $2)
-                and day between $5 and $6
-              union all
-              select day, channel, interactions, orders, revenue, texts, polarity_sum, polarity_squares
-              from segment_days
-              where org_id = $1 and segment = $3 and $4::text is null and ($2::text is null or channel = $2)
-                and day between $5 and $6
-              union all ",
-            category_days!(),
-            ") as days"
-        )
+/// The statement `$head days $tail`: over the rollups, or with a category chosen (`$category`
+/// true) over its gathered orders, which exist only in the requests that choose one.
+macro_rules! over_days {
+    ($category:expr, $head:expr, $tail:expr) => {
+        if $category {
+            concat!($head, category_days!(), $tail)
+        } else {
+            concat!($head, rollup_days!(), $tail)
+        }
     };
 }
 
@@ -223,13 +239,25 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
 
     let segment = scope.segment.map(Segment::key);
     let category = scope.category.as_deref();
+    let by_category = category.is_some();
+    if by_category {
+        sqlx::raw_sql(CREATE_CATEGORY_ORDERS).execute(&mut *conn).await?;
+        sqlx::query(GATHER_CATEGORY_ORDERS)
+            .bind(org)
+            .bind(scope.channel)
+            .bind(category)
+            .bind(previous_from)
+            .bind(scope.to)
+            .execute(&mut *conn)
+            .await?;
+    }
     // Both ranges' totals in one pass over their days.
-    let totals: Vec<(bool, Totals)> = sqlx::query_as::<_, (bool, i64, f64, i64, f64, f64)>(concat!(
+    let totals: Vec<(bool, Totals)> = sqlx::query_as::<_, (bool, i64, f64, i64, f64, f64)>(over_days!(
+        by_category,
         "select day >= $7 as current, coalesce(sum(orders), 0)::int8, coalesce(sum(revenue), 0)::float8,
                 coalesce(sum(texts), 0)::int8, coalesce(sum(polarity_sum), 0)::float8,
                 coalesce(sum(polarity_squares), 0)::float8
          from ",
-        days!(),
         " group by 1"
     ))
     .bind(org)
@@ -269,19 +297,18 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
 
     // Customers whose first active day in the range follows a gap from before it (see
     // migration 0012): a sum over the range's (day, previous day) pairs, not a distinct count.
-    // A segment's gaps count its members; a category's buyers are counted from its order lines.
+    // A segment's gaps count its members; a category's buyers are counted from its gathered orders.
     let active = |from: NaiveDate, to: NaiveDate| {
-        sqlx::query_scalar::<_, i64>(concat!(
+        sqlx::query_scalar::<_, i64>(if by_category {
+            concat!("select count(distinct o.customer_id) ", category_orders!())
+        } else {
             "select (select coalesce(sum(customers), 0)::int8 from active_gaps
-                     where org_id = $1 and channel = coalesce($2, '*') and $3::text is null and $4::text is null
+                     where org_id = $1 and channel = coalesce($2, '*') and $3::text is null
                        and day between $5 and $6 and previous_day < $5)
                   + (select coalesce(sum(customers), 0)::int8 from segment_gaps
-                     where org_id = $1 and segment = $3 and channel = coalesce($2, '*') and $4::text is null
-                       and day between $5 and $6 and previous_day < $5)
-                  + (select count(distinct o.customer_id) ",
-            category_lines!(),
-            ")"
-        ))
+                     where org_id = $1 and segment = $3 and channel = coalesce($2, '*')
+                       and day between $5 and $6 and previous_day < $5)"
+        })
         .bind(org)
         .bind(scope.channel)
         .bind(segment)
@@ -292,11 +319,11 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     let active_now = active(scope.from, scope.to).fetch_one(&mut *conn).await?;
     let active_before = active(previous_from, previous_to).fetch_one(&mut *conn).await?;
 
-    let series: Vec<Bucket> = sqlx::query_as::<_, (NaiveDate, i64, i64, f64, i64, f64)>(concat!(
+    let series: Vec<Bucket> = sqlx::query_as::<_, (NaiveDate, i64, i64, f64, i64, f64)>(over_days!(
+        by_category,
         "select date_trunc($7, day)::date, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8,
                 sum(texts)::int8, sum(polarity_sum)::float8
          from ",
-        days!(),
         " group by 1 order by 1"
     ))
     .bind(org)
@@ -319,10 +346,10 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     })
     .collect();
 
-    let channels: Vec<ChannelTotals> = sqlx::query_as::<_, (String, i64, i64, f64, i64)>(concat!(
+    let channels: Vec<ChannelTotals> = sqlx::query_as::<_, (String, i64, i64, f64, i64)>(over_days!(
+        by_category,
         "select channel, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8, sum(texts)::int8
          from ",
-        days!(),
         "
          group by 1
          having sum(interactions) <> 0 or sum(orders) <> 0 or sum(texts) <> 0
@@ -355,18 +382,18 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
 
     // The last scoring run's segments and churn bands (a snapshot, not a range), from its cells
     // (migration 0022); with a category chosen, of the customers who bought it in the range.
-    let scored: Vec<(String, i64, f64, i64)> = sqlx::query_as(concat!(
+    let scored: Vec<(String, i64, f64, i64)> = sqlx::query_as(if by_category {
+        concat!(
+            "select segment, count(*), coalesce(sum(monetary), 0)::float8, count(*) filter (where churn_band = 'high')
+             from customer_scores
+             where org_id = $1 and customer_id in (select o.customer_id ",
+            category_orders!(),
+            ") group by 1"
+        )
+    } else {
         "select segment, sum(customers)::int8, sum(monetary)::float8, sum(high_churn)::int8
-         from score_cells
-         where org_id = $1 and $4::text is null
-         group by 1
-         union all
-         select segment, count(*), coalesce(sum(monetary), 0)::float8, count(*) filter (where churn_band = 'high')
-         from customer_scores
-         where org_id = $1 and $4::text is not null and customer_id in (select o.customer_id ",
-        category_lines!(),
-        ") group by 1"
-    ))
+         from score_cells where org_id = $1 group by 1"
+    })
     .bind(org)
     .bind(scope.channel)
     .bind(None::<&str>)
@@ -375,19 +402,20 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     .bind(scope.to)
     .fetch_all(&mut *conn)
     .await?;
-    let rfm_grid: Vec<RfmCell> = sqlx::query_as::<_, (i16, i16, i64, f64)>(concat!(
+    let rfm_grid: Vec<RfmCell> = sqlx::query_as::<_, (i16, i16, i64, f64)>(if by_category {
+        concat!(
+            "select r_score, f_score, count(*), coalesce(sum(monetary), 0)::float8
+             from customer_scores
+             where org_id = $1 and ($3::text is null or segment = $3) and customer_id in (select o.customer_id ",
+            category_orders!(),
+            ") group by 1, 2 order by 1, 2"
+        )
+    } else {
         "select r_score, f_score, sum(customers)::int8, sum(monetary)::float8
          from score_cells
-         where org_id = $1 and ($3::text is null or segment = $3) and $4::text is null
-         group by 1, 2
-         union all
-         select r_score, f_score, count(*), coalesce(sum(monetary), 0)::float8
-         from customer_scores
          where org_id = $1 and ($3::text is null or segment = $3)
-           and $4::text is not null and customer_id in (select o.customer_id ",
-        category_lines!(),
-        ") group by 1, 2 order by 1, 2"
-    ))
+         group by 1, 2 order by 1, 2"
+    })
     .bind(org)
     .bind(scope.channel)
     .bind(segment)

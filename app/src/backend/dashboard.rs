@@ -121,14 +121,16 @@ pub fn scope(query: &DashboardQuery, today: NaiveDate) -> Result<Scope, ApiError
     })
 }
 
-// Every dashboard query binds the same parameters: $1 = organization, $2 = channel, $3 =
-// segment key, $4 = category (each null when not chosen), $5..$6 = the days it reads, and $7
-// whatever else it needs. A `union all` branch whose condition on them is false is not run.
+// Every dashboard query but the category's gathering binds the same parameters: $1 =
+// organization, $2 = channel, $3 = segment key, $4 = category (each null when not chosen),
+// $5..$6 = the days it reads, and $7 whatever else it needs. A `union all` branch whose
+// condition on them is false is not run.
 
 /// With a category chosen, its counted orders (not refunded or cancelled, in the chosen channel)
 /// of both ranges are gathered into the temporary table `category_orders`, one row per order
 /// with its lines' revenue in the category: orders, lines and products are joined once per
-/// request instead of once per figure. The table goes with the request's transaction.
+/// request instead of once per figure. The table goes with the request's transaction. The
+/// gathering binds its own parameters: organization, channel, category, first and last day.
 const CREATE_CATEGORY_ORDERS: &str = "create temporary table category_orders
     (day date not null, channel text not null, customer_id uuid not null, revenue numeric not null)
     on commit drop";

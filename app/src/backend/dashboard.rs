@@ -5,8 +5,8 @@
 //! per RFM segment and cell (`score_cells`, migration 0022). No query here reads raw events or
 //! every customer's scores, so the cost follows the number of days, not of events or customers
 //! — except with a product category chosen: orders are split by category only in their lines,
-//! so the range's orders with a line in the category are gathered once per request (through
-//! `orders_time_idx`), a cost that follows its orders.
+//! so the category's orders of the range are read from `order_categories` (migration 0023, one
+//! narrow index range), a cost that follows its orders.
 
 use analytics::rfm::Segment;
 use analytics::Interval;
@@ -121,39 +121,19 @@ pub fn scope(query: &DashboardQuery, today: NaiveDate) -> Result<Scope, ApiError
     })
 }
 
-// Every dashboard query but the category's gathering binds the same parameters: $1 =
+// Every dashboard query binds the same parameters: $1 =
 // organization, $2 = channel, $3 = segment key, $4 = category (each null when not chosen),
 // $5..$6 = the days it reads, and $7 whatever else it needs. A `union all` branch whose
 // condition on them is false is not run.
 
-/// With a category chosen, its counted orders (not refunded or cancelled, in the chosen channel)
-/// of both ranges are gathered into the temporary table `category_orders`, one row per order
-/// with its lines' revenue in the category: orders, lines and products are joined once per
-/// request instead of once per figure. The table goes with the request's transaction. The
-/// gathering binds its own parameters: organization, channel, category, first and last day.
-const CREATE_CATEGORY_ORDERS: &str = "create temporary table category_orders
-    (day date not null, channel text not null, customer_id uuid not null, revenue numeric not null)
-    on commit drop";
-const GATHER_CATEGORY_ORDERS: &str = "
-    insert into category_orders (day, channel, customer_id, revenue)
-    select (o.ordered_at at time zone 'UTC')::date, coalesce(o.channel, 'unknown'), o.customer_id,
-           sum(l.quantity * l.unit_price)
-    from orders o
-    join order_lines l on l.org_id = o.org_id and l.order_id = o.id
-    join products p on p.org_id = l.org_id and p.id = l.product_id
-    where o.org_id = $1 and p.category = $3
-      and o.ordered_at >= $4::date::timestamp at time zone 'UTC'
-      and o.ordered_at < ($5::date + 1)::timestamp at time zone 'UTC'
-      and o.status not in ('cancelled', 'refunded')
-      and ($2::text is null or coalesce(o.channel, 'unknown') = $2)
-    group by o.org_id, o.id";
-
-/// The gathered category orders of $5..$6, of segment $3's customers when chosen: `from …
-/// where …` over `o`.
+/// The category's counted orders of $5..$6 (one row per order with its lines' revenue in the
+/// category, kept by migration 0023), in channel $2 and of segment $3's customers when chosen:
+/// `from … where …` over `o`.
 macro_rules! category_orders {
     () => {
-        "from category_orders o
-         where o.day between $5 and $6
+        "from order_categories o
+         where o.org_id = $1 and o.category = $4 and o.day between $5 and $6
+           and ($2::text is null or o.channel = $2)
            and ($3::text is null
                 or o.customer_id in (select customer_id from customer_scores where org_id = $1 and segment = $3))"
     };
@@ -175,7 +155,7 @@ macro_rules! rollup_days {
     };
 }
 
-/// `days` for category $4: its gathered orders and revenue, and its products' scored reviews.
+/// `days` for category $4: its orders and revenue, and its products' scored reviews.
 /// Interactions are not tied to products, so there are none.
 macro_rules! category_days {
     () => {
@@ -202,7 +182,7 @@ macro_rules! category_days {
 }
 
 /// The statement `$head days $tail`: over the rollups, or with a category chosen (`$category`
-/// true) over its gathered orders, which exist only in the requests that choose one.
+/// true) over its orders.
 macro_rules! over_days {
     ($category:expr, $head:expr, $tail:expr) => {
         if $category {
@@ -242,17 +222,6 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     let segment = scope.segment.map(Segment::key);
     let category = scope.category.as_deref();
     let by_category = category.is_some();
-    if by_category {
-        sqlx::raw_sql(CREATE_CATEGORY_ORDERS).execute(&mut *conn).await?;
-        sqlx::query(GATHER_CATEGORY_ORDERS)
-            .bind(org)
-            .bind(scope.channel)
-            .bind(category)
-            .bind(previous_from)
-            .bind(scope.to)
-            .execute(&mut *conn)
-            .await?;
-    }
     // Both ranges' totals in one pass over their days.
     let totals: Vec<(bool, Totals)> = sqlx::query_as::<_, (bool, i64, f64, i64, f64, f64)>(over_days!(
         by_category,
@@ -299,7 +268,7 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
 
     // Customers whose first active day in the range follows a gap from before it (see
     // migration 0012): a sum over the range's (day, previous day) pairs, not a distinct count.
-    // A segment's gaps count its members; a category's buyers are counted from its gathered orders.
+    // A segment's gaps count its members; a category's buyers are counted from its orders.
     let active = |from: NaiveDate, to: NaiveDate| {
         sqlx::query_scalar::<_, i64>(if by_category {
             concat!("select count(distinct o.customer_id) ", category_orders!())

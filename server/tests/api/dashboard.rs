@@ -24,8 +24,13 @@ fn base() -> DateTime<Utc> {
 enum Write {
     /// An interaction (external id, customer, hour after `base`, channel).
     Interaction(u8, u8, u16, u8),
-    /// An order (external id, customer, hour, refunded, cents, channel or none).
-    Order(u8, u8, u16, bool, u32, Option<u8>),
+    /// An order (external id, customer, hour, refunded, cents, channel or none, which of
+    /// `SKUS` its lines hold as bits; none: one line of another product).
+    Order(u8, u8, u16, bool, u32, Option<u8>, u8),
+    /// A product of `SKUS` put in a category of `CATEGORIES`, or in none.
+    Categorize(u8, Option<u8>),
+    /// An order's status changed alone (its external id; refunded or paid), as a refund does.
+    Refund(u8, bool),
     /// A sentiment score for an interaction already written (its external id), as the
     /// scoring worker stores it: inserted, or replaced on a rescore.
     Score(u8, u8),
@@ -40,11 +45,17 @@ const SEGMENTS: [&str; 3] = ["champions", "at_risk", "hibernating"];
 
 const CHANNELS: [&str; 5] = ["web", "mobile", "email", "chat", "phone"];
 
+const SKUS: [&str; 3] = ["A-1", "B-2", "C-3"];
+
+const CATEGORIES: [&str; 2] = ["Shoes", "Bags"];
+
 fn write_strategy() -> impl Strategy<Value = Vec<Vec<Write>>> {
     let write = prop_oneof![
         4 => (0u8..12, 0u8..4, 0u16..600, 0u8..5).prop_map(|(e, c, h, ch)| Write::Interaction(e, c, h, ch)),
-        3 => (0u8..6, 0u8..4, 0u16..600, any::<bool>(), 100u32..50_000, proptest::option::of(0u8..5))
-            .prop_map(|(e, c, h, r, cents, ch)| Write::Order(e, c, h, r, cents, ch)),
+        3 => (0u8..6, 0u8..4, 0u16..600, any::<bool>(), 100u32..50_000, proptest::option::of(0u8..5), 0u8..8)
+            .prop_map(|(e, c, h, r, cents, ch, skus)| Write::Order(e, c, h, r, cents, ch, skus)),
+        1 => (0u8..3, proptest::option::of(0u8..2)).prop_map(|(p, c)| Write::Categorize(p, c)),
+        1 => (0u8..6, any::<bool>()).prop_map(|(e, r)| Write::Refund(e, r)),
         2 => (0u8..12, 0u8..=100).prop_map(|(e, p)| Write::Score(e, p)),
         1 => (0u8..12).prop_map(Write::Forget),
         2 => (0u8..4, proptest::option::of((0u8..3, 0u8..50))).prop_map(|(c, s)| Write::Segment(c, s)),
@@ -262,6 +273,36 @@ async fn cells(db: &PgPool, org: Uuid) -> (Cells, Cells) {
     (kept, raw)
 }
 
+/// Rows of (order, category, day, channel, customer, revenue).
+type OrderCategories = Vec<(Uuid, String, NaiveDate, String, Uuid, String)>;
+
+/// Each counted order's revenue per category: as kept (migration 0023), and computed here
+/// from the orders, their lines and the products' categories.
+async fn order_categories(db: &PgPool, org: Uuid) -> (OrderCategories, OrderCategories) {
+    let kept = sqlx::query_as(
+        "select order_id, category, day, channel, customer_id, revenue::numeric(24, 4)::text
+         from order_categories where org_id = $1 order by 1, 2",
+    )
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let raw = sqlx::query_as(
+        "select o.id, p.category, (o.ordered_at at time zone 'UTC')::date, coalesce(o.channel, 'unknown'),
+                o.customer_id, sum(l.quantity * l.unit_price)::numeric(24, 4)::text
+         from orders o
+         join order_lines l on l.org_id = o.org_id and l.order_id = o.id
+         join products p on p.org_id = l.org_id and p.id = l.product_id
+         where o.org_id = $1 and p.category is not null and o.status not in ('cancelled', 'refunded')
+         group by o.org_id, o.id, p.category order by 1, 2",
+    )
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    (kept, raw)
+}
+
 /// A new organization with nothing in it, made past the tenant scope.
 async fn organization(db: &PgPool, slug: &str) -> Uuid {
     sqlx::query_scalar("insert into organizations (slug, name) values ($1, 'x') returning id")
@@ -321,10 +362,10 @@ async fn active_counts_match(db: &PgPool, org: Uuid, case: usize) {
 
 /// 40 generated sequences of batches — interactions resent with earlier and later versions
 /// (late events), orders replaced, refunded or moved, texts scored and rescored, interactions
-/// deleted, customers put in segments, moved between them and unscored — leave the rollups,
-/// the active-customer days and each segment's days and gaps equal to a recomputation from the
-/// raw rows, and the RFM cells equal to a count of the stored scores; `rebuild_rollups` gives
-/// the same again.
+/// deleted, customers put in segments, moved between them and unscored, orders refunded alone,
+/// products moved between categories — leave the rollups, the active-customer days, each segment's days and gaps and
+/// the orders' categories equal to a recomputation from the raw rows, and the RFM cells equal
+/// to a count of the stored scores; `rebuild_rollups` gives the same again.
 #[sqlx::test(migrations = false)]
 async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions, admin: PgConnectOptions) {
     let app = TestApp::spawn(admin).await;
@@ -341,6 +382,15 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
     for case in 0..40 {
         let batches = strategy.new_tree(&mut runner).unwrap().current();
         let org = organization(&app.admin_db, &format!("rollups-{case}")).await;
+        // The products exist with categories from the start, so most orders have
+        // categorized lines for the writes to change.
+        apply(&app, org, &[Write::Order(0, 0, 0, false, 100, None, 0b111)]).await;
+        apply(
+            &app,
+            org,
+            &[Write::Categorize(0, Some(0)), Write::Categorize(1, Some(1))],
+        )
+        .await;
         // Folds at varying points between the batches: everything; as the background folder
         // does, moving one changed customer at most; as a dashboard request does, moving none.
         for (index, batch) in batches.iter().enumerate() {
@@ -395,6 +445,11 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
             kept_cells, raw_cells,
             "case {case}: the RFM cells count the stored scores after {batches:?}"
         );
+        let (kept_categories, raw_categories) = order_categories(&app.admin_db, org).await;
+        assert_eq!(
+            kept_categories, raw_categories,
+            "case {case}: the orders' categories equal their lines' after {batches:?}"
+        );
 
         sqlx::query("select rebuild_rollups($1)")
             .bind(org)
@@ -421,6 +476,11 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
             (rebuilt_days.0, rebuilt_gaps.0),
             (raw_segment_days, raw_segment_gaps),
             "case {case}: rebuilt segments too"
+        );
+        assert_eq!(
+            order_categories(&app.admin_db, org).await.0,
+            raw_categories,
+            "case {case}: rebuilt orders' categories too"
         );
     }
 }
@@ -468,6 +528,116 @@ async fn concurrent_writers_and_folders_keep_the_rollups_exact(_: PgPoolOptions,
         assert_eq!(kept, raw, "round {round}: active days equal a recomputation");
     }
     active_counts_match(&app.admin_db, org, 0).await;
+}
+
+/// Orders written and rewritten while their products change category, each in its own
+/// transaction as concurrent API requests and imports are, leave every order's categories
+/// equal to its lines': whichever writer recomputes an order last sees the others' lines and
+/// categories (migration 0023).
+#[sqlx::test(migrations = false)]
+async fn concurrent_order_writers_and_category_changes_keep_the_orders_categories_exact(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let org = organization(&app.admin_db, "categories").await;
+    // Every product exists and has a category before the races.
+    apply(&app, org, &[Write::Order(9, 0, 0, false, 100, None, 0b111)]).await;
+    for (product, category) in [(0, 0), (1, 1), (2, 0)] {
+        apply(&app, org, &[Write::Categorize(product, Some(category))]).await;
+    }
+    for round in 0..6u16 {
+        // Six writers of three orders (each written twice, with other lines, days and
+        // statuses), and two moving products between the categories.
+        let batches: Vec<Vec<Write>> = (0..8u16)
+            .map(|w| match w {
+                0 | 1 => vec![Write::Categorize(
+                    ((w + round) % 3) as u8,
+                    Some(((w + round) % 2) as u8),
+                )],
+                _ => vec![Write::Order(
+                    (w % 3) as u8,
+                    (w % 2) as u8,
+                    w * 30 + round,
+                    (w + round) % 5 == 0,
+                    1_000 + u32::from(w),
+                    Some((w % 5) as u8),
+                    ((w + round) % 7 + 1) as u8,
+                )],
+            })
+            .collect();
+        futures_util::future::join_all(batches.iter().map(|b| apply(&app, org, b))).await;
+        let (kept, raw) = order_categories(&app.admin_db, org).await;
+        assert!(
+            !raw.is_empty(),
+            "round {round}: the orders have categorized lines"
+        );
+        assert_eq!(
+            kept, raw,
+            "round {round}: the orders' categories equal their lines'"
+        );
+    }
+}
+
+/// A product's change of category and an order written with that product, each left open
+/// while the other runs, in both orders: whichever commits second recomputes the order with
+/// what the first committed (the category lock of migration 0023), where without the lock the
+/// order would keep the category its writer saw before the change.
+#[sqlx::test(migrations = false)]
+async fn an_order_written_during_a_category_change_gets_the_new_category(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let org = organization(&app.admin_db, "category-race").await;
+    apply(&app, org, &[Write::Order(0, 0, 0, false, 100, None, 0b001)]).await;
+    apply(&app, org, &[Write::Categorize(0, Some(0))]).await;
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(300));
+
+    // The change first, held open while an order with the product is written.
+    let change = async {
+        let mut tenant = TenantTx::begin(&app.app_db, OrgId(org)).await.unwrap();
+        sqlx::query("update products set category = 'Bags' where sku = 'A-1'")
+            .execute(tenant.conn())
+            .await
+            .unwrap();
+        pause().await;
+        tenant.commit().await.unwrap();
+    };
+    let order = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        apply(&app, org, &[Write::Order(1, 1, 5, false, 200, None, 0b001)]).await;
+    };
+    futures_util::future::join(change, order).await;
+    let (kept, raw) = order_categories(&app.admin_db, org).await;
+    assert!(raw.iter().all(|row| row.1 == "Bags"), "{raw:?}");
+    assert_eq!(kept, raw, "an order written during the change");
+
+    // The order first, held open while the product changes category.
+    let order = async {
+        let record = domain::records::Order::parse(
+            &json!({ "external_id": "o2", "customer_external_id": "c2", "ordered_at": base().to_rfc3339(),
+                     "status": "paid", "currency": "EUR", "total": "3.00",
+                     "lines": [{ "sku": "A-1", "quantity": 3, "unit_price": "1.00" }] }),
+            Utc::now(),
+        )
+        .unwrap();
+        let mut tenant = TenantTx::begin(&app.app_db, OrgId(org)).await.unwrap();
+        app::backend::ingest::orders::write(&mut tenant, &[record], app::backend::ingest::Lineage::default())
+            .await
+            .unwrap();
+        pause().await;
+        tenant.commit().await.unwrap();
+    };
+    let change = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        apply(&app, org, &[Write::Categorize(0, Some(0))]).await;
+    };
+    futures_util::future::join(order, change).await;
+    let (kept, raw) = order_categories(&app.admin_db, org).await;
+    assert_eq!(raw.len(), 3, "{raw:?}");
+    assert!(raw.iter().all(|row| row.1 == "Shoes"), "{raw:?}");
+    assert_eq!(kept, raw, "a change made while an order was being written");
 }
 
 /// The customer days, gaps, logged deltas and the segments' rollups carry no foreign key
@@ -815,17 +985,23 @@ async fn apply(app: &TestApp, org: Uuid, batch: &[Write]) {
                 )
                 .unwrap(),
             ),
-            Write::Order(e, c, h, refunded, cents, ch) => {
+            Write::Order(e, c, h, refunded, cents, ch, skus) => {
+                let mut lines: Vec<Value> = (0..SKUS.len())
+                    .filter(|n| skus & (1 << n) != 0)
+                    .map(|n| json!({ "sku": SKUS[n], "quantity": n + 1, "unit_price": format!("{}.25", cents % 97) }))
+                    .collect();
+                if lines.is_empty() {
+                    lines.push(json!({ "sku": "Z-9", "quantity": 1, "unit_price": "1.00" }));
+                }
                 let mut record = json!({ "external_id": format!("o{e}"), "customer_external_id": format!("c{c}"),
                     "ordered_at": at(*h), "status": if *refunded { "refunded" } else { "paid" }, "currency": "EUR",
-                    "total": format!("{}.{:02}", cents / 100, cents % 100),
-                    "lines": [{ "sku": "A-1", "quantity": 1, "unit_price": "1.00" }] });
+                    "total": format!("{}.{:02}", cents / 100, cents % 100), "lines": lines });
                 if let Some(ch) = ch {
                     record["channel"] = json!(CHANNELS[usize::from(*ch)]);
                 }
                 orders.push(domain::records::Order::parse(&record, Utc::now()).unwrap());
             }
-            Write::Score(..) | Write::Forget(_) | Write::Segment(..) => {}
+            Write::Score(..) | Write::Forget(_) | Write::Segment(..) | Write::Categorize(..) | Write::Refund(..) => {}
         }
     }
     app::backend::ingest::interactions::prepare_months(
@@ -894,6 +1070,24 @@ async fn apply(app: &TestApp, org: Uuid, batch: &[Write]) {
                 .execute(tenant.conn())
                 .await
                 .unwrap();
+            }
+            Write::Categorize(product, category) => {
+                sqlx::query("update products set category = $3 where org_id = $1 and sku = $2")
+                    .bind(org)
+                    .bind(SKUS[usize::from(*product)])
+                    .bind(category.map(|c| CATEGORIES[usize::from(c)]))
+                    .execute(tenant.conn())
+                    .await
+                    .unwrap();
+            }
+            Write::Refund(e, refunded) => {
+                sqlx::query("update orders set status = $3 where org_id = $1 and external_id = $2")
+                    .bind(org)
+                    .bind(format!("o{e}"))
+                    .bind(if *refunded { "refunded" } else { "paid" })
+                    .execute(tenant.conn())
+                    .await
+                    .unwrap();
             }
             Write::Segment(c, None) => {
                 sqlx::query(

@@ -92,8 +92,8 @@ fn tenant_rows(org_id: Uuid, owner: Uuid) -> String {
              values ('{org_id}', md5('{org_id}customer')::uuid, 'i1', '2026-01-15T10:00:00Z', 'web', 'page_view');
          insert into interaction_keys (org_id, external_id, id, occurred_at)
              values ('{org_id}', 'i1', gen_random_uuid(), '2026-01-15T10:00:00Z');
-         insert into products (org_id, id, sku, normalized_sku, name)
-             values ('{org_id}', md5('{org_id}product')::uuid, 'S1', 'S1', 'Mug');
+         insert into products (org_id, id, sku, normalized_sku, name, category)
+             values ('{org_id}', md5('{org_id}product')::uuid, 'S1', 'S1', 'Mug', 'Kitchen');
          insert into orders (org_id, id, external_id, customer_id, ordered_at, status, currency, total)
              values ('{org_id}', md5('{org_id}order')::uuid, 'o1', md5('{org_id}customer')::uuid, now(), 'paid', 'EUR', 10);
          insert into order_lines (org_id, order_id, line_no, product_id, sku, quantity, unit_price)

@@ -926,6 +926,62 @@ async fn upgrading_to_0022_counts_the_stored_scores_in_their_cells(
     }
 }
 
+/// Migration 0023 fills `order_categories` from the orders already stored, for every
+/// organization: counted orders only, one row per order and category of its lines.
+#[sqlx::test(migrations = false)]
+async fn upgrading_to_0023_fills_the_orders_categories(_: PgPoolOptions, admin: PgConnectOptions) {
+    server::database::prepare_up_to(&admin, None, Some(22))
+        .await
+        .unwrap();
+    let db = PgPoolOptions::new().connect_with(admin.clone()).await.unwrap();
+    let orgs = [
+        organization(&db, "ordered-a").await,
+        organization(&db, "ordered-b").await,
+    ];
+    for (index, org) in orgs.iter().enumerate() {
+        // Ten orders of two customers, every fourth refunded, each with lines of two or three
+        // of three products (one without a category).
+        sqlx::query(
+            "with people as (
+                 insert into customers (org_id, external_id) values ($1, 'c1'), ($1, 'c2') returning id
+             ),
+             goods as (
+                 insert into products (org_id, sku, normalized_sku, name, category)
+                 values ($1, 'A', 'A', 'a', 'Shoes'), ($1, 'B', 'B', 'b', 'Bags'), ($1, 'C', 'C', 'c', null)
+                 returning id, sku
+             ),
+             placed as (
+                 insert into orders (org_id, external_id, customer_id, ordered_at, status, currency, total, channel)
+                 select $1, 'o' || n, (select min(id::text)::uuid from people), now() - n * interval '1 day',
+                        case when n % 4 = 0 then 'refunded' else 'paid' end, 'EUR', 10, 'web'
+                 from generate_series(1, 10 + $2) n
+                 returning id, external_id
+             )
+             insert into order_lines (org_id, order_id, line_no, product_id, sku, quantity, unit_price)
+             select $1, o.id, row_number() over (partition by o.id order by g.sku), g.id, g.sku, 2, 1.5
+             from placed o cross join goods g
+             where g.sku <> 'C' or substr(o.external_id, 2)::int % 2 = 0",
+        )
+        .bind(org)
+        .bind(index as i32)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+
+    server::database::prepare(&admin, None).await.unwrap();
+    for (index, org) in orgs.iter().enumerate() {
+        let (kept, raw) = order_categories(&db, *org).await;
+        assert_eq!(kept, raw, "organization {index}");
+        let counted = (1..=10 + index).filter(|n| n % 4 != 0).count();
+        assert_eq!(
+            kept.len(),
+            counted * 2,
+            "two categories per counted order: {kept:?}"
+        );
+    }
+}
+
 /// The deltas' table gives its space back only when nothing in it is left to fold: pending
 /// deltas of any organization keep it as it is.
 #[sqlx::test(migrations = false)]

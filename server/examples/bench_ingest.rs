@@ -2,9 +2,10 @@
 //! one fresh database and prints rows/s for each — `COPY` into the interactions table (the
 //! baseline, as the database owner would), the batch REST API over HTTP with several
 //! concurrent clients, and a CSV import (upload + background job) — then imports N order lines
-//! as CSV. Each load is timed twice: to its last row committed, and to the dashboard's rollups
-//! holding it (the writes log their rollup changes; a folder applies them after commit). Run it
-//! with `scripts/bench-ingest.sh`.
+//! as CSV into four new organizations: with the triggers that keep each order's categories off
+//! (the baseline), on, on and off. Each load is timed twice: to its last row committed, and to the
+//! dashboard's rollups holding it (the writes log their rollup changes; a folder applies them
+//! after commit). Run it with `scripts/bench-ingest.sh`.
 //!
 //!   BENCH_ROWS=1000000 BENCH_CLIENTS=4 cargo run --release -p server --example bench_ingest
 
@@ -133,6 +134,77 @@ async fn fold_rollups(admin: &mut PgConnection, org: Uuid) {
         .unwrap();
 }
 
+/// Registers an organization and makes it an ingest key through the API, as a merchant would;
+/// answers the key.
+async fn merchant(http: &reqwest::Client, base: &str, email: &str, organization: &str) -> String {
+    let session: Value = json_of(http.post(format!("{base}/api/v1/auth/register")).json(
+        &json!({ "email": email, "password": "a long and unusual passphrase", "organization": organization }),
+    ))
+    .await;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let key: Value = json_of(
+        http.post(format!("{base}/api/v1/api-keys"))
+            .bearer_auth(&token)
+            .json(&json!({ "name": "bench", "scopes": ["ingest", "read"] })),
+    )
+    .await;
+    key["key"].as_str().unwrap().to_owned()
+}
+
+/// Gives the organization the 500 products the order lines name, each in one of ten
+/// categories, so every line counts in the category view's table (migration 0023).
+async fn categorized_products(admin: &mut PgConnection, org: Uuid) {
+    sqlx::query(
+        "insert into products (org_id, sku, normalized_sku, name, category)
+         select $1, 'SKU-' || g, 'SKU' || g, 'Product ' || g, 'Category ' || g % 10 from generate_series(0, 499) g",
+    )
+    .bind(org)
+    .execute(&mut *admin)
+    .await
+    .unwrap();
+}
+
+/// Registers organization `name` with categorized products and imports `orders` (CSV) into it;
+/// answers the time to the last row accepted, to the rollups holding it, and the organization.
+async fn orders_import(
+    http: &reqwest::Client,
+    base: &str,
+    admin: &mut PgConnection,
+    name: &str,
+    orders: String,
+) -> (Duration, Duration, Uuid) {
+    let email = format!("{}@example.com", name.to_lowercase().replace([' ', ','], ""));
+    let key = merchant(http, base, &email, name).await;
+    let org: Uuid = sqlx::query_scalar("select id from organizations where name = $1")
+        .bind(name)
+        .fetch_one(&mut *admin)
+        .await
+        .unwrap();
+    categorized_products(admin, org).await;
+    let started = Instant::now();
+    let (accepted, _) = import(http, base, &key, "orders", orders).await;
+    fold_rollups(admin, org).await;
+    (accepted, started.elapsed(), org)
+}
+
+/// Turns the triggers that keep `order_categories` off or on, for the baseline import.
+async fn category_triggers(admin: &mut PgConnection, on: bool) {
+    let statements = if on {
+        [
+            "alter table order_lines enable trigger order_lines_categories_inserted",
+            "alter table orders enable trigger orders_categories_updated",
+        ]
+    } else {
+        [
+            "alter table order_lines disable trigger order_lines_categories_inserted",
+            "alter table orders disable trigger orders_categories_updated",
+        ]
+    };
+    for statement in statements {
+        sqlx::query(statement).execute(&mut *admin).await.unwrap();
+    }
+}
+
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -149,20 +221,7 @@ async fn main() {
         std::env::var("BENCH_DATABASE_URL").expect("BENCH_DATABASE_URL: superuser URL of its database");
     let http = reqwest::Client::new();
 
-    // An organization and an ingest key through the API, as a merchant would.
-    let session: Value = json_of(
-        http
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({ "email": "bench@example.com", "password": "a long and unusual passphrase", "organization": "Bench" })),
-    )
-    .await;
-    let key: Value = json_of(
-        http.post(format!("{base}/api/v1/api-keys"))
-            .bearer_auth(session["access_token"].as_str().unwrap())
-            .json(&json!({ "name": "bench", "scopes": ["ingest", "read"] })),
-    )
-    .await;
-    let key = key["key"].as_str().unwrap().to_owned();
+    let key = merchant(&http, &base, "bench@example.com", "Bench").await;
 
     // Baseline: COPY into a second organization, customers made first (untimed).
     let mut admin = PgConnection::connect(&admin_url).await.unwrap();
@@ -314,10 +373,47 @@ async fn main() {
         line += lines;
         order += 1;
     }
-    let started = Instant::now();
-    let (orders_accepted, _) = import(&http, &base, &key, "orders", orders).await;
-    fold_rollups(&mut admin, bench_org).await;
-    let orders_time = started.elapsed();
+    // The order lines into four new organizations alike, none holding the interactions loaded
+    // above: with the triggers that keep the orders' categories off (the baseline: what writing
+    // them cost before migration 0023), on, on and off again, so that a database growing over
+    // the run weighs on both sides alike; each side's figure is its two imports' mean.
+    let (mut uncategorized_accepted, mut uncategorized_time) = (Duration::ZERO, Duration::ZERO);
+    let (mut orders_accepted, mut orders_time) = (Duration::ZERO, Duration::ZERO);
+    let mut categorized_orgs = Vec::new();
+    let mut rounds = Vec::new();
+    for (round, kept) in [false, true, true, false].into_iter().enumerate() {
+        category_triggers(&mut admin, kept).await;
+        let name = format!(
+            "Orders {round}, categories {}",
+            if kept { "kept" } else { "not kept" }
+        );
+        let (accepted, time, org) = orders_import(&http, &base, &mut admin, &name, orders.clone()).await;
+        rounds.push(format!(
+            "{} {:.1} s",
+            if kept { "on" } else { "off" },
+            time.as_secs_f64()
+        ));
+        if kept {
+            orders_accepted += accepted / 2;
+            orders_time += time / 2;
+            categorized_orgs.push(org);
+        } else {
+            uncategorized_accepted += accepted / 2;
+            uncategorized_time += time / 2;
+        }
+    }
+    category_triggers(&mut admin, true).await;
+    let kept: Vec<(Uuid, i64)> =
+        sqlx::query_as("select org_id, count(*) from order_categories group by org_id order by 1")
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    categorized_orgs.sort();
+    assert!(
+        kept.iter().map(|k| k.0).eq(categorized_orgs.iter().copied())
+            && kept.iter().all(|k| k.1 >= order as i64),
+        "the categories are kept for ours alone, every order in at least one: {kept:?}"
+    );
 
     let stored: i64 = sqlx::query_scalar("select count(*) from interactions")
         .fetch_one(&mut admin)
@@ -328,7 +424,11 @@ async fn main() {
         .fetch_one(&mut admin)
         .await
         .unwrap();
-    assert_eq!(stored_lines as usize, n, "every order line is stored");
+    assert_eq!(
+        stored_lines as usize,
+        4 * n,
+        "every order line of the four imports is stored"
+    );
     let pool = PgPoolOptions::new().connect(&admin_url).await.unwrap();
     let size: String = sqlx::query_scalar(
         "select pg_size_pretty(sum(pg_total_relation_size(c.oid))) from pg_class c
@@ -349,7 +449,7 @@ async fn main() {
     println!();
     println!("Accepted: the load's last row committed. Rollups current: also folded into the dashboard's rollups, as its next read would; the ratio compares these.");
     println!();
-    println!("| load | rows/s accepted | rows/s rollups current | vs COPY |");
+    println!("| load | rows/s accepted | rows/s rollups current | vs its baseline |");
     println!("|---|---|---|---|");
     println!(
         "| COPY into interactions (baseline, superuser, customers pre-made) | {:.0} | {copy_rate:.0} | 1.00 |",
@@ -369,12 +469,24 @@ async fn main() {
         rate(csv_time) / copy_rate
     );
     println!(
-        "| CSV import of {n} order lines ({order} orders), upload to last row, in lines/s | {:.0} ({:.1} s) | {:.0} ({:.1} s) | — |",
+        "| CSV import of {n} order lines ({order} orders), upload to last row, in lines/s, categories not kept (triggers of 0023 off; baseline; mean of 2) | {:.0} ({:.1} s) | {:.0} ({:.1} s) | — |",
+        rate(uncategorized_accepted),
+        uncategorized_accepted.as_secs_f64(),
+        rate(uncategorized_time),
+        uncategorized_time.as_secs_f64()
+    );
+    println!(
+        "| the same, each order's revenue per category kept by 0023's triggers (ours; mean of 2) | {:.0} ({:.1} s) | {:.0} ({:.1} s) | {:.2} of the baseline |",
         rate(orders_accepted),
         orders_accepted.as_secs_f64(),
         rate(orders_time),
-        orders_time.as_secs_f64()
+        orders_time.as_secs_f64(),
+        rate(orders_time) / rate(uncategorized_time)
     );
     println!();
+    println!(
+        "Order imports in the order run, categories kept or not, to the rollups holding them: {}.",
+        rounds.join(", ")
+    );
     println!("Batch request latency: p50 {} ms, p95 {} ms, p99 {} ms. Interactions on disk (both loads, with indexes): {size}.", p(0.5), p(0.95), p(0.99));
 }

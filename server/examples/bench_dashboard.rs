@@ -67,37 +67,43 @@ const RAW: [(&str, &str); 4] = [
     ),
 ];
 
-/// The same questions for the orders of product category $3 and its products' reviews, from
-/// the raw tables: an order belongs to a category through its lines.
+/// The counted orders' lines in product category $3 of the `$2` days ending today, as
+/// `from … where …` over `o`, `l` and `p`: an order belongs to a category through its lines.
+macro_rules! category_lines {
+    () => {
+        " from orders o
+         join order_lines l on l.org_id = o.org_id and l.order_id = o.id
+         join products p on p.org_id = l.org_id and p.id = l.product_id
+         where o.org_id = $1 and p.category = $3 and o.status not in ('refunded', 'cancelled')
+           and o.ordered_at >= (now() at time zone 'UTC')::date - $2"
+    };
+}
+
+/// The same questions for product category $3's orders and its products' reviews, from the
+/// raw tables.
 const RAW_CATEGORY: [(&str, &str); 4] = [
     (
         "category revenue and orders",
-        "select coalesce(sum(l.quantity * l.unit_price), 0)::float8, count(distinct o.id)::float8
-         from orders o
-         join order_lines l on l.org_id = o.org_id and l.order_id = o.id
-         join products p on p.org_id = l.org_id and p.id = l.product_id
-         where o.org_id = $1 and p.category = $3 and o.status not in ('refunded', 'cancelled')
-           and o.ordered_at >= (now() at time zone 'UTC')::date - $2",
+        concat!(
+            "select coalesce(sum(l.quantity * l.unit_price), 0)::float8, count(distinct o.id)::float8",
+            category_lines!()
+        ),
     ),
     (
         "category orders per day and channel",
-        "select count(*)::float8, 0::float8 from (
-             select (o.ordered_at at time zone 'UTC')::date, o.channel, count(distinct o.id)
-             from orders o
-             join order_lines l on l.org_id = o.org_id and l.order_id = o.id
-             join products p on p.org_id = l.org_id and p.id = l.product_id
-             where o.org_id = $1 and p.category = $3 and o.status not in ('refunded', 'cancelled')
-               and o.ordered_at >= (now() at time zone 'UTC')::date - $2
-             group by 1, 2) x",
+        concat!(
+            "select count(*)::float8, 0::float8 from (
+                 select (o.ordered_at at time zone 'UTC')::date, o.channel, count(distinct o.id)",
+            category_lines!(),
+            " group by 1, 2) x"
+        ),
     ),
     (
         "category buyers",
-        "select count(distinct o.customer_id)::float8, 0::float8
-         from orders o
-         join order_lines l on l.org_id = o.org_id and l.order_id = o.id
-         join products p on p.org_id = l.org_id and p.id = l.product_id
-         where o.org_id = $1 and p.category = $3 and o.status not in ('refunded', 'cancelled')
-           and o.ordered_at >= (now() at time zone 'UTC')::date - $2",
+        concat!(
+            "select count(distinct o.customer_id)::float8, 0::float8",
+            category_lines!()
+        ),
     ),
     (
         "category reviews' sentiment",

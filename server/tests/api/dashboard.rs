@@ -303,6 +303,33 @@ async fn order_categories(db: &PgPool, org: Uuid) -> (OrderCategories, OrderCate
     (kept, raw)
 }
 
+/// A database migrated up to `version`, as a server of that version left it, and a pool on it
+/// past the tenant scope.
+async fn database_at(admin: &PgConnectOptions, version: i64) -> PgPool {
+    server::database::prepare_up_to(admin, None, Some(version))
+        .await
+        .unwrap();
+    PgPoolOptions::new().connect_with(admin.clone()).await.unwrap()
+}
+
+/// Two new organizations `{prefix}-a` and `-b`, each given `seed` (bound to the organization
+/// and its index, so the two differ).
+async fn two_organizations(db: &PgPool, prefix: &str, seed: &'static str) -> [Uuid; 2] {
+    let orgs = [
+        organization(db, &format!("{prefix}-a")).await,
+        organization(db, &format!("{prefix}-b")).await,
+    ];
+    for (index, org) in orgs.iter().enumerate() {
+        sqlx::query(seed)
+            .bind(org)
+            .bind(index as i32)
+            .execute(db)
+            .await
+            .unwrap();
+    }
+    orgs
+}
+
 /// A new organization with nothing in it, made past the tenant scope.
 async fn organization(db: &PgPool, slug: &str) -> Uuid {
     sqlx::query_scalar("insert into organizations (slug, name) values ($1, 'x') returning id")
@@ -746,10 +773,7 @@ async fn deleting_an_organization_takes_its_unkeyed_rollup_rows_only(
 /// (its day already in `customer_days`, not yet in the gaps) and deltas logged by a 0018 one.
 #[sqlx::test(migrations = false)]
 async fn upgrading_to_0019_folds_what_older_servers_left_unfolded(_: PgPoolOptions, admin: PgConnectOptions) {
-    server::database::prepare_up_to(&admin, None, Some(18))
-        .await
-        .unwrap();
-    let db = PgPoolOptions::new().connect_with(admin.clone()).await.unwrap();
+    let db = database_at(&admin, 18).await;
     let org = organization(&db, "old").await;
     sqlx::query("select ensure_interactions_partition(timestamptz '2026-03-01')")
         .execute(&db)
@@ -818,10 +842,7 @@ async fn upgrading_to_0021_counts_every_scored_customer_in_its_segment(
     _: PgPoolOptions,
     admin: PgConnectOptions,
 ) {
-    server::database::prepare_up_to(&admin, None, Some(20))
-        .await
-        .unwrap();
-    let db = PgPoolOptions::new().connect_with(admin.clone()).await.unwrap();
+    let db = database_at(&admin, 20).await;
     let org = organization(&db, "scored").await;
     sqlx::query("select ensure_interactions_partition(timestamptz '2026-03-01')")
         .execute(&db)
@@ -885,34 +906,23 @@ async fn upgrading_to_0022_counts_the_stored_scores_in_their_cells(
     _: PgPoolOptions,
     admin: PgConnectOptions,
 ) {
-    server::database::prepare_up_to(&admin, None, Some(21))
-        .await
-        .unwrap();
-    let db = PgPoolOptions::new().connect_with(admin.clone()).await.unwrap();
-    let orgs = [
-        organization(&db, "scored-a").await,
-        organization(&db, "scored-b").await,
-    ];
-    for (index, org) in orgs.iter().enumerate() {
-        sqlx::query(
-            "with people as (
-                 insert into customers (org_id, external_id)
-                 select $1, 'c' || n from generate_series(1, 20 + $2) n returning id, external_id
-             )
-             insert into customer_scores (org_id, customer_id, computed_at, model_version, recency_days, frequency,
-                 monetary, r_score, f_score, m_score, segment, horizon_days, p_alive, expected_purchases,
-                 expected_purchases_low, expected_purchases_high, churn_probability, churn_band, churn_method)
-             select $1, id, now(), 'old', 1, 1, n * 2.5, 1 + n % 5, 1 + n % 3, 3,
-                    (array['champions', 'at_risk', 'hibernating'])[1 + n % 3], 90, 0.5, 1, 0, 2, 0.2,
-                    case when n % 4 = 0 then 'high' else 'low' end, 'p_alive'
-             from people, lateral (select substr(external_id, 2)::int as n) x",
-        )
-        .bind(org)
-        .bind(index as i32)
-        .execute(&db)
-        .await
-        .unwrap();
-    }
+    let db = database_at(&admin, 21).await;
+    let orgs = two_organizations(
+        &db,
+        "scored",
+        "with people as (
+             insert into customers (org_id, external_id)
+             select $1, 'c' || n from generate_series(1, 20 + $2) n returning id, external_id
+         )
+         insert into customer_scores (org_id, customer_id, computed_at, model_version, recency_days, frequency,
+             monetary, r_score, f_score, m_score, segment, horizon_days, p_alive, expected_purchases,
+             expected_purchases_low, expected_purchases_high, churn_probability, churn_band, churn_method)
+         select $1, id, now(), 'old', 1, 1, n * 2.5, 1 + n % 5, 1 + n % 3, 3,
+                (array['champions', 'at_risk', 'hibernating'])[1 + n % 3], 90, 0.5, 1, 0, 2, 0.2,
+                case when n % 4 = 0 then 'high' else 'low' end, 'p_alive'
+         from people, lateral (select substr(external_id, 2)::int as n) x",
+    )
+    .await;
 
     server::database::prepare(&admin, None).await.unwrap();
     for (index, org) in orgs.iter().enumerate() {
@@ -930,44 +940,33 @@ async fn upgrading_to_0022_counts_the_stored_scores_in_their_cells(
 /// organization: counted orders only, one row per order and category of its lines.
 #[sqlx::test(migrations = false)]
 async fn upgrading_to_0023_fills_the_orders_categories(_: PgPoolOptions, admin: PgConnectOptions) {
-    server::database::prepare_up_to(&admin, None, Some(22))
-        .await
-        .unwrap();
-    let db = PgPoolOptions::new().connect_with(admin.clone()).await.unwrap();
-    let orgs = [
-        organization(&db, "ordered-a").await,
-        organization(&db, "ordered-b").await,
-    ];
-    for (index, org) in orgs.iter().enumerate() {
-        // Ten orders of two customers, every fourth refunded, each with lines of two or three
-        // of three products (one without a category).
-        sqlx::query(
-            "with people as (
-                 insert into customers (org_id, external_id) values ($1, 'c1'), ($1, 'c2') returning id
-             ),
-             goods as (
-                 insert into products (org_id, sku, normalized_sku, name, category)
-                 values ($1, 'A', 'A', 'a', 'Shoes'), ($1, 'B', 'B', 'b', 'Bags'), ($1, 'C', 'C', 'c', null)
-                 returning id, sku
-             ),
-             placed as (
-                 insert into orders (org_id, external_id, customer_id, ordered_at, status, currency, total, channel)
-                 select $1, 'o' || n, (select min(id::text)::uuid from people), now() - n * interval '1 day',
-                        case when n % 4 = 0 then 'refunded' else 'paid' end, 'EUR', 10, 'web'
-                 from generate_series(1, 10 + $2) n
-                 returning id, external_id
-             )
-             insert into order_lines (org_id, order_id, line_no, product_id, sku, quantity, unit_price)
-             select $1, o.id, row_number() over (partition by o.id order by g.sku), g.id, g.sku, 2, 1.5
-             from placed o cross join goods g
-             where g.sku <> 'C' or substr(o.external_id, 2)::int % 2 = 0",
-        )
-        .bind(org)
-        .bind(index as i32)
-        .execute(&db)
-        .await
-        .unwrap();
-    }
+    let db = database_at(&admin, 22).await;
+    // Ten orders (eleven in the second organization) of one customer, every fourth refunded,
+    // each with lines of two or three of three products (one without a category).
+    let orgs = two_organizations(
+        &db,
+        "ordered",
+        "with people as (
+             insert into customers (org_id, external_id) values ($1, 'c1'), ($1, 'c2') returning id
+         ),
+         goods as (
+             insert into products (org_id, sku, normalized_sku, name, category)
+             values ($1, 'A', 'A', 'a', 'Shoes'), ($1, 'B', 'B', 'b', 'Bags'), ($1, 'C', 'C', 'c', null)
+             returning id, sku
+         ),
+         placed as (
+             insert into orders (org_id, external_id, customer_id, ordered_at, status, currency, total, channel)
+             select $1, 'o' || n, (select min(id::text)::uuid from people), now() - n * interval '1 day',
+                    case when n % 4 = 0 then 'refunded' else 'paid' end, 'EUR', 10, 'web'
+             from generate_series(1, 10 + $2) n
+             returning id, external_id
+         )
+         insert into order_lines (org_id, order_id, line_no, product_id, sku, quantity, unit_price)
+         select $1, o.id, row_number() over (partition by o.id order by g.sku), g.id, g.sku, 2, 1.5
+         from placed o cross join goods g
+         where g.sku <> 'C' or substr(o.external_id, 2)::int % 2 = 0",
+    )
+    .await;
 
     server::database::prepare(&admin, None).await.unwrap();
     for (index, org) in orgs.iter().enumerate() {

@@ -121,10 +121,9 @@ pub fn scope(query: &DashboardQuery, today: NaiveDate) -> Result<Scope, ApiError
     })
 }
 
-// Every dashboard query binds the same parameters: $1 =
-// organization, $2 = channel, $3 = segment key, $4 = category (each null when not chosen),
-// $5..$6 = the days it reads, and $7 whatever else it needs. A `union all` branch whose
-// condition on them is false is not run.
+// Every dashboard query binds the same parameters: $1 = organization, $2 = channel, $3 =
+// segment key, $4 = category (each null when not chosen), $5..$6 = the days it reads, and $7
+// whatever else it needs. A `union all` branch whose condition on them is false is not run.
 
 /// The category's counted orders of $5..$6 (one row per order with its lines' revenue in the
 /// category, kept by migration 0023), in channel $2 and of segment $3's customers when chosen:

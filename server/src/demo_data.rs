@@ -1104,6 +1104,10 @@ async fn clear(admin: &PgPool, org: Uuid) -> Result<(), sqlx::Error> {
         "segment_days",
         "segment_gaps",
         "segment_moves",
+        "category_days",
+        "category_gaps",
+        "category_deltas",
+        "category_score_cells",
     ] {
         // Table names come from the fixed list above, never from input.
         sqlx::query(sqlx::AssertSqlSafe(format!(

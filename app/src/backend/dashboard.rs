@@ -4,9 +4,10 @@
 //! folding the writes' logged deltas (`rollups`), plus the last scoring run's customers counted
 //! per RFM segment and cell (`score_cells`, migration 0022). No query here reads raw events or
 //! every customer's scores, so the cost follows the number of days, not of events or customers
-//! — except with a product category chosen: orders are split by category only in their lines,
-//! so the category's orders of the range are read from `order_categories` (migration 0023, one
-//! narrow index range), a cost that follows its orders.
+//! — and the same per product category (`category_days`, `category_gaps`,
+//! `category_score_cells`, migration 0025). Only a category and a segment chosen together read
+//! the category's orders of the range (`order_categories`, migration 0023, one narrow index
+//! range) and its reviews' scores, a cost that follows them.
 
 use analytics::rfm::Segment;
 use analytics::Interval;
@@ -126,15 +127,14 @@ pub fn scope(query: &DashboardQuery, today: NaiveDate) -> Result<Scope, ApiError
 // whatever else it needs. A `union all` branch whose condition on them is false is not run.
 
 /// The category's counted orders of $5..$6 (one row per order with its lines' revenue in the
-/// category, kept by migration 0023), in channel $2 and of segment $3's customers when chosen:
-/// `from … where …` over `o`.
-macro_rules! category_orders {
+/// category, kept by migration 0023), in channel $2 and of segment $3's customers: `from …
+/// where …` over `o`.
+macro_rules! segment_category_orders {
     () => {
         "from order_categories o
          where o.org_id = $1 and o.category = $4 and o.day between $5 and $6
            and ($2::text is null or o.channel = $2)
-           and ($3::text is null
-                or o.customer_id in (select customer_id from customer_scores where org_id = $1 and segment = $3))"
+           and o.customer_id in (select customer_id from customer_scores where org_id = $1 and segment = $3)"
     };
 }
 
@@ -154,14 +154,25 @@ macro_rules! rollup_days {
     };
 }
 
-/// `days` for category $4: its orders and revenue, and its products' scored reviews.
-/// Interactions are not tied to products, so there are none.
-macro_rules! category_days {
+/// `days` for category $4: its orders and revenue, and its products' scored reviews, from
+/// its rollups (migration 0025). Interactions are not tied to products, so there are none.
+macro_rules! category_rollup_days {
+    () => {
+        "(select day, channel, 0::int8 as interactions, orders, revenue, texts, polarity_sum, polarity_squares
+          from category_days
+          where org_id = $1 and category = $4 and ($2::text is null or channel = $2) and day between $5 and $6
+         ) as days"
+    };
+}
+
+/// `days` for category $4 and segment $3 together, which no rollup holds: the segment's
+/// customers' orders and scored reviews of the category, read per request.
+macro_rules! segment_category_days {
     () => {
         concat!(
             "(select o.day, o.channel, 0::int8 as interactions, count(*)::int8 as orders, sum(o.revenue) as revenue,
                      0::int8 as texts, 0::float8 as polarity_sum, 0::float8 as polarity_squares ",
-            category_orders!(),
+            segment_category_orders!(),
             " group by 1, 2
              union all
              select (t.written_at at time zone 'UTC')::date, 'review', 0, 0, 0, count(*),
@@ -173,21 +184,30 @@ macro_rules! category_days {
                and t.written_at >= $5::date::timestamp at time zone 'UTC'
                and t.written_at < ($6::date + 1)::timestamp at time zone 'UTC'
                and ($2::text is null or $2 = 'review')
-               and ($3::text is null
-                    or t.customer_id in (select customer_id from customer_scores where org_id = $1 and segment = $3))
+               and t.customer_id in (select customer_id from customer_scores where org_id = $1 and segment = $3)
              group by 1) as days"
         )
     };
 }
 
-/// The statement `$head days $tail`: over the rollups, or with a category chosen (`$category`
-/// true) over its orders.
+/// Where a request's day figures come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Source {
+    /// The organization's or a segment's rollups.
+    Rollups,
+    /// A category's rollups.
+    Category,
+    /// A category's orders and reviews, of a segment's customers.
+    SegmentCategory,
+}
+
+/// The statement `$head days $tail` over the rows `$source` names.
 macro_rules! over_days {
-    ($category:expr, $head:expr, $tail:expr) => {
-        if $category {
-            concat!($head, category_days!(), $tail)
-        } else {
-            concat!($head, rollup_days!(), $tail)
+    ($source:expr, $head:expr, $tail:expr) => {
+        match $source {
+            Source::Rollups => concat!($head, rollup_days!(), $tail),
+            Source::Category => concat!($head, category_rollup_days!(), $tail),
+            Source::SegmentCategory => concat!($head, segment_category_days!(), $tail),
         }
     };
 }
@@ -220,10 +240,14 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
 
     let segment = scope.segment.map(Segment::key);
     let category = scope.category.as_deref();
-    let by_category = category.is_some();
+    let source = match (category, segment) {
+        (None, _) => Source::Rollups,
+        (Some(_), None) => Source::Category,
+        (Some(_), Some(_)) => Source::SegmentCategory,
+    };
     // Both ranges' totals in one pass over their days.
     let totals: Vec<(bool, Totals)> = sqlx::query_as::<_, (bool, i64, f64, i64, f64, f64)>(over_days!(
-        by_category,
+        source,
         "select day >= $7 as current, coalesce(sum(orders), 0)::int8, coalesce(sum(revenue), 0)::float8,
                 coalesce(sum(texts), 0)::int8, coalesce(sum(polarity_sum), 0)::float8,
                 coalesce(sum(polarity_squares), 0)::float8
@@ -267,17 +291,27 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
 
     // Customers whose first active day in the range follows a gap from before it (see
     // migration 0012): a sum over the range's (day, previous day) pairs, not a distinct count.
-    // A segment's gaps count its members; a category's buyers are counted from its orders.
+    // A segment's gaps count its members, a category's its buyers; a segment's buyers of a
+    // category are counted from their orders.
     let active = |from: NaiveDate, to: NaiveDate| {
-        sqlx::query_scalar::<_, i64>(if by_category {
-            concat!("select count(distinct o.customer_id) ", category_orders!())
-        } else {
-            "select (select coalesce(sum(customers), 0)::int8 from active_gaps
-                     where org_id = $1 and channel = coalesce($2, '*') and $3::text is null
-                       and day between $5 and $6 and previous_day < $5)
-                  + (select coalesce(sum(customers), 0)::int8 from segment_gaps
-                     where org_id = $1 and segment = $3 and channel = coalesce($2, '*')
-                       and day between $5 and $6 and previous_day < $5)"
+        sqlx::query_scalar::<_, i64>(match source {
+            Source::Rollups => {
+                "select (select coalesce(sum(customers), 0)::int8 from active_gaps
+                         where org_id = $1 and channel = coalesce($2, '*') and $3::text is null
+                           and day between $5 and $6 and previous_day < $5)
+                      + (select coalesce(sum(customers), 0)::int8 from segment_gaps
+                         where org_id = $1 and segment = $3 and channel = coalesce($2, '*')
+                           and day between $5 and $6 and previous_day < $5)"
+            }
+            Source::Category => {
+                "select coalesce(sum(customers), 0)::int8 from category_gaps
+                 where org_id = $1 and category = $4 and channel = coalesce($2, '*')
+                   and day between $5 and $6 and previous_day < $5"
+            }
+            Source::SegmentCategory => concat!(
+                "select count(distinct o.customer_id) ",
+                segment_category_orders!()
+            ),
         })
         .bind(org)
         .bind(scope.channel)
@@ -290,7 +324,7 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     let active_before = active(previous_from, previous_to).fetch_one(&mut *conn).await?;
 
     let series: Vec<Bucket> = sqlx::query_as::<_, (NaiveDate, i64, i64, f64, i64, f64)>(over_days!(
-        by_category,
+        source,
         "select date_trunc($7, day)::date, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8,
                 sum(texts)::int8, sum(polarity_sum)::float8
          from ",
@@ -317,7 +351,7 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     .collect();
 
     let channels: Vec<ChannelTotals> = sqlx::query_as::<_, (String, i64, i64, f64, i64)>(over_days!(
-        by_category,
+        source,
         "select channel, sum(interactions)::int8, sum(orders)::int8, sum(revenue)::float8, sum(texts)::int8
          from ",
         "
@@ -351,35 +385,24 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
     .await?;
 
     // The last scoring run's segments and churn bands (a snapshot, not a range), from its cells
-    // (migration 0022); with a category chosen, of the customers who bought it in the range.
-    let scored: Vec<(String, i64, f64, i64)> = sqlx::query_as(if by_category {
-        concat!(
-            "select segment, count(*), coalesce(sum(monetary), 0)::float8, count(*) filter (where churn_band = 'high')
-             from customer_scores
-             where org_id = $1 and customer_id in (select o.customer_id ",
-            category_orders!(),
-            ") group by 1"
-        )
+    // (migration 0022); with a category chosen, of the customers who had bought in it by then
+    // (migration 0025).
+    let scored: Vec<(String, i64, f64, i64)> = sqlx::query_as(if category.is_some() {
+        "select segment, sum(customers)::int8, sum(monetary)::float8, sum(high_churn)::int8
+         from category_score_cells where org_id = $1 and category = $2 group by 1"
     } else {
         "select segment, sum(customers)::int8, sum(monetary)::float8, sum(high_churn)::int8
          from score_cells where org_id = $1 group by 1"
     })
     .bind(org)
-    .bind(scope.channel)
-    .bind(None::<&str>)
     .bind(category)
-    .bind(scope.from)
-    .bind(scope.to)
     .fetch_all(&mut *conn)
     .await?;
-    let rfm_grid: Vec<RfmCell> = sqlx::query_as::<_, (i16, i16, i64, f64)>(if by_category {
-        concat!(
-            "select r_score, f_score, count(*), coalesce(sum(monetary), 0)::float8
-             from customer_scores
-             where org_id = $1 and ($3::text is null or segment = $3) and customer_id in (select o.customer_id ",
-            category_orders!(),
-            ") group by 1, 2 order by 1, 2"
-        )
+    let rfm_grid: Vec<RfmCell> = sqlx::query_as::<_, (i16, i16, i64, f64)>(if category.is_some() {
+        "select r_score, f_score, sum(customers)::int8, sum(monetary)::float8
+         from category_score_cells
+         where org_id = $1 and category = $2 and ($3::text is null or segment = $3)
+         group by 1, 2 order by 1, 2"
     } else {
         "select r_score, f_score, sum(customers)::int8, sum(monetary)::float8
          from score_cells
@@ -387,11 +410,8 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
          group by 1, 2 order by 1, 2"
     })
     .bind(org)
-    .bind(scope.channel)
-    .bind(segment)
     .bind(category)
-    .bind(scope.from)
-    .bind(scope.to)
+    .bind(segment)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -507,16 +527,15 @@ pub async fn dashboard(caller: &mut Caller, query: &DashboardQuery) -> Result<Da
             interval: None,
             explanation: match scored_at {
                 Some(at) => format!(
-                    "Of {scored_customers} scored customers{}{}, as of the scoring run at {}{}.",
+                    "Of {scored_customers} scored customers{}{}, as of the scoring run at {} (all channels).",
                     scope
                         .segment
                         .map(|s| format!(" in {}", s.label()))
                         .unwrap_or_default(),
                     category
-                        .map(|c| format!(" who ordered in category “{c}” in the range"))
+                        .map(|c| format!(" who had bought in category “{c}” by then"))
                         .unwrap_or_default(),
                     at.format("%Y-%m-%d %H:%M UTC"),
-                    if category.is_some() { "" } else { " (all channels)" },
                 ),
                 None => "No scoring run has finished yet.".to_owned(),
             },

@@ -48,14 +48,14 @@ pub async fn fold_on<'c>(conn: impl sqlx::PgExecutor<'c>, org: Uuid) -> Result<i
     fold_moving(conn, org, None).await
 }
 
-/// Folds the logged deltas and moves up to `moves` customers to their new segment (all when
-/// none).
+/// Folds the logged deltas, the organization's and its categories' (migration 0025), and
+/// moves up to `moves` customers to their new segment (all when none).
 async fn fold_moving<'c>(
     conn: impl sqlx::PgExecutor<'c>,
     org: Uuid,
     moves: Option<i32>,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select fold_rollups($1, $2)")
+    sqlx::query_scalar("select fold_rollups($1, $2) + fold_category_rollups($1)")
         .bind(org)
         .bind(moves)
         .fetch_one(conn)

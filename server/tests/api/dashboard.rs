@@ -39,6 +39,11 @@ enum Write {
     /// A scoring run puts a customer in an RFM segment (one of `SEGMENTS`) with a score (which
     /// picks its RFM cell, spend and churn band), or drops its score (none).
     Segment(u8, Option<(u8, u8)>),
+    /// A review (external id, customer, product of `SKUS`, hour) written with its score, or
+    /// rewritten, which can move it to another product and day and rescores it.
+    Review(u8, u8, u8, u16, u8),
+    /// A review removed (its score stays, as the scores of deleted texts do).
+    Unreview(u8),
 }
 
 const SEGMENTS: [&str; 3] = ["champions", "at_risk", "hibernating"];
@@ -59,6 +64,8 @@ fn write_strategy() -> impl Strategy<Value = Vec<Vec<Write>>> {
         2 => (0u8..12, 0u8..=100).prop_map(|(e, p)| Write::Score(e, p)),
         1 => (0u8..12).prop_map(Write::Forget),
         2 => (0u8..4, proptest::option::of((0u8..3, 0u8..50))).prop_map(|(c, s)| Write::Segment(c, s)),
+        2 => (0u8..4, 0u8..4, 0u8..3, 0u16..600, 0u8..=100).prop_map(|(e, c, p, h, s)| Write::Review(e, c, p, h, s)),
+        1 => (0u8..4).prop_map(Write::Unreview),
     ];
     proptest::collection::vec(proptest::collection::vec(write, 1..8), 1..6)
 }
@@ -276,6 +283,17 @@ async fn cells(db: &PgPool, org: Uuid) -> (Cells, Cells) {
 /// Rows of (order, category, day, channel, customer, revenue).
 type OrderCategories = Vec<(Uuid, String, NaiveDate, String, Uuid, String)>;
 
+/// Each counted order's revenue per category of its lines' products, from the raw rows: (order,
+/// category, day, channel, customer, revenue).
+const RAW_ORDER_CATEGORIES: &str = "
+    select o.id as order_id, p.category, (o.ordered_at at time zone 'UTC')::date as day,
+           coalesce(o.channel, 'unknown') as channel, o.customer_id, sum(l.quantity * l.unit_price) as revenue
+    from orders o
+    join order_lines l on l.org_id = o.org_id and l.order_id = o.id
+    join products p on p.org_id = l.org_id and p.id = l.product_id
+    where o.org_id = $1 and p.category is not null and o.status not in ('cancelled', 'refunded')
+    group by o.org_id, o.id, p.category";
+
 /// Each counted order's revenue per category: as kept (migration 0023), and computed here
 /// from the orders, their lines and the products' categories.
 async fn order_categories(db: &PgPool, org: Uuid) -> (OrderCategories, OrderCategories) {
@@ -287,20 +305,76 @@ async fn order_categories(db: &PgPool, org: Uuid) -> (OrderCategories, OrderCate
     .fetch_all(db)
     .await
     .unwrap();
-    let raw = sqlx::query_as(
-        "select o.id, p.category, (o.ordered_at at time zone 'UTC')::date, coalesce(o.channel, 'unknown'),
-                o.customer_id, sum(l.quantity * l.unit_price)::numeric(24, 4)::text
-         from orders o
-         join order_lines l on l.org_id = o.org_id and l.order_id = o.id
-         join products p on p.org_id = l.org_id and p.id = l.product_id
-         where o.org_id = $1 and p.category is not null and o.status not in ('cancelled', 'refunded')
-         group by o.org_id, o.id, p.category order by 1, 2",
-    )
+    let raw = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select order_id, category, day, channel, customer_id, revenue::numeric(24, 4)::text
+         from ({RAW_ORDER_CATEGORIES}) c order by 1, 2"
+    )))
     .bind(org)
     .fetch_all(db)
     .await
     .unwrap();
     (kept, raw)
+}
+
+/// Per category: (category, day, channel, orders, revenue, texts, polarity, squares).
+type CategoryDays = Vec<(String, NaiveDate, String, i64, String, i64, f64, f64)>;
+/// Per category: (category, channel, day, previous order day, buyers).
+type CategoryGaps = Vec<(String, String, NaiveDate, Option<NaiveDate>, i64)>;
+
+/// Each category's days and its buyers' gaps (migration 0025), from the rollups and from the
+/// raw orders, lines, products, reviews and scores.
+async fn categories(db: &PgPool, org: Uuid) -> ((CategoryDays, CategoryDays), (CategoryGaps, CategoryGaps)) {
+    fold(db, org).await;
+    let kept_days = sqlx::query_as(
+        "select category, day, channel, orders, revenue::numeric(24, 4)::text, texts,
+                round(polarity_sum::numeric, 6)::float8, round(polarity_squares::numeric, 6)::float8
+         from category_days where org_id = $1 order by 1, 2, 3",
+    )
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let raw_days = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select category, day, channel, sum(o)::int8, sum(r)::numeric(24, 4)::text, sum(t)::int8,
+                round(sum(p)::numeric, 6)::float8, round(sum(q)::numeric, 6)::float8
+         from (select category, day, channel, 1 as o, revenue as r, 0 as t, 0::float8 as p, 0::float8 as q
+               from ({RAW_ORDER_CATEGORIES}) c
+               union all
+               select p.category, (t.written_at at time zone 'UTC')::date, 'review', 0, 0, 1,
+                      t.positive::float8 - t.negative::float8, (t.positive::float8 - t.negative::float8) ^ 2
+               from text_scores t
+               join reviews r on r.org_id = t.org_id and r.id = t.subject_id
+               join products p on p.org_id = r.org_id and p.id = r.product_id
+               where t.org_id = $1 and t.subject = 'review' and p.category is not null) x
+         group by 1, 2, 3 order by 1, 2, 3"
+    )))
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let kept_gaps = sqlx::query_as(
+        "select category, channel, day, nullif(previous_day, '-infinity'), customers
+         from category_gaps where org_id = $1 order by 1, 2, 3, 4 nulls first",
+    )
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let raw_gaps = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "with days as (select distinct customer_id, category, channel, day from ({RAW_ORDER_CATEGORIES}) c
+                       union
+                       select distinct customer_id, category, '*', day from ({RAW_ORDER_CATEGORIES}) c)
+         select category, channel, day, previous, count(*)::int8 from (
+             select category, channel, day,
+                    lag(day) over (partition by customer_id, category, channel order by day) as previous
+             from days
+         ) g group by 1, 2, 3, 4 order by 1, 2, 3, 4 nulls first"
+    )))
+    .bind(org)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    ((kept_days, raw_days), (kept_gaps, raw_gaps))
 }
 
 /// A database migrated up to `version`, as a server of that version left it, and a pool on it
@@ -478,6 +552,16 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
             kept_categories, raw_categories,
             "case {case}: the orders' categories equal their lines' after {batches:?}"
         );
+        let ((kept_category_days, raw_category_days), (kept_category_gaps, raw_category_gaps)) =
+            categories(&app.admin_db, org).await;
+        assert_eq!(
+            kept_category_days, raw_category_days,
+            "case {case}: each category's days equal its orders' and reviews' after {batches:?}"
+        );
+        assert_eq!(
+            kept_category_gaps, raw_category_gaps,
+            "case {case}: each category's gaps equal its buyers' after {batches:?}"
+        );
 
         sqlx::query("select rebuild_rollups($1)")
             .bind(org)
@@ -509,6 +593,12 @@ async fn rollups_equal_a_recomputation_after_any_mix_of_writes(_: PgPoolOptions,
             order_categories(&app.admin_db, org).await.0,
             raw_categories,
             "case {case}: rebuilt orders' categories too"
+        );
+        let (rebuilt_days, rebuilt_gaps) = categories(&app.admin_db, org).await;
+        assert_eq!(
+            (rebuilt_days.0, rebuilt_gaps.0),
+            (raw_category_days, raw_category_gaps),
+            "case {case}: rebuilt categories too"
         );
     }
 }
@@ -666,6 +756,69 @@ async fn an_order_written_during_a_category_change_gets_the_new_category(
     assert_eq!(raw.len(), 3, "{raw:?}");
     assert!(raw.iter().all(|row| row.1 == "Shoes"), "{raw:?}");
     assert_eq!(kept, raw, "a change made while an order was being written");
+}
+
+/// A review's score written while its product changes category or the review moves to another
+/// product, each left open while the other runs, in both orders: the score counts in the
+/// category it ends in (the category lock of migration 0023 and the review's row lock, 0025),
+/// where without them whoever recomputed the review second would not see what the first wrote.
+#[sqlx::test(migrations = false)]
+async fn a_review_scored_during_a_category_change_or_a_move_counts_where_it_ends(
+    _: PgPoolOptions,
+    admin: PgConnectOptions,
+) {
+    let app = TestApp::spawn(admin).await;
+    let org = organization(&app.admin_db, "review-race").await;
+    sqlx::query("insert into ml_models (name, version, kind) values ('rollup-test', '1', 'sentiment')")
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
+    apply(&app, org, &[Write::Order(0, 0, 0, false, 100, None, 0b011)]).await;
+    apply(
+        &app,
+        org,
+        &[Write::Categorize(0, Some(0)), Write::Categorize(1, Some(1))],
+    )
+    .await;
+    apply(
+        &app,
+        org,
+        &[Write::Review(0, 0, 0, 5, 80), Write::Review(1, 0, 1, 9, 20)],
+    )
+    .await;
+    // `first` held open for a while, `second` started while it is.
+    let app = &app;
+    let race = |first: &'static str, second: &'static str| async move {
+        let held = async {
+            let mut tenant = TenantTx::begin(&app.app_db, OrgId(org)).await.unwrap();
+            sqlx::query(first).execute(tenant.conn()).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            tenant.commit().await.unwrap();
+        };
+        let later = async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let mut tenant = TenantTx::begin(&app.app_db, OrgId(org)).await.unwrap();
+            sqlx::query(second).execute(tenant.conn()).await.unwrap();
+            tenant.commit().await.unwrap();
+        };
+        futures_util::future::join(held, later).await;
+        categories(&app.admin_db, org).await
+    };
+    let rescore = "update text_scores set positive = positive / 2, written_at = written_at + interval '1 day'
+                   where subject = 'review'";
+    for (first, second, what) in [
+        ("update products set category = 'Bags' where sku = 'A-1'", rescore, "rescored during a category change"),
+        (rescore, "update products set category = 'Shoes' where sku = 'A-1'", "a category change during a rescore"),
+        ("update reviews set product_id = (select id from products where sku = 'B-2') where external_id = 'r0'",
+         rescore, "rescored during a move"),
+        (rescore, "update reviews set product_id = (select id from products where sku = 'A-1') where external_id = 'r0'",
+         "a move during a rescore"),
+    ] {
+        let ((kept_days, raw_days), (kept_gaps, raw_gaps)) = race(first, second).await;
+        assert_eq!(kept_days, raw_days, "{what}");
+        assert_eq!(kept_gaps, raw_gaps, "{what}");
+        assert!(raw_days.iter().any(|d| d.5 > 0), "{what}: reviews are counted: {raw_days:?}");
+    }
 }
 
 /// The customer days, gaps, logged deltas and the segments' rollups carry no foreign key
@@ -982,6 +1135,91 @@ async fn upgrading_to_0023_fills_the_orders_categories(_: PgPoolOptions, admin: 
     }
 }
 
+/// Upgrading to 0025 fills each organization's category rollups from the orders and review
+/// scores already stored, and counts its scored customers per category.
+#[sqlx::test(migrations = false)]
+async fn upgrading_to_0025_fills_the_categories_rollups(_: PgPoolOptions, admin: PgConnectOptions) {
+    let db = database_at(&admin, 24).await;
+    sqlx::query("insert into ml_models (name, version, kind) values ('upgrade-test', '1', 'sentiment')")
+        .execute(&db)
+        .await
+        .unwrap();
+    // Per organization: three customers with an order each on days apart (one refunded), of
+    // two categorized products, each reviewed and scored; the first two customers scored.
+    let orgs = two_organizations(
+        &db,
+        "categorized",
+        "with people as (
+             insert into customers (org_id, external_id) select $1, 'c' || n from generate_series(1, 3) n
+             returning id, external_id
+         ),
+         goods as (
+             insert into products (org_id, sku, normalized_sku, name, category)
+             values ($1, 'A', 'A', 'a', 'Shoes'), ($1, 'B', 'B', 'b', 'Bags')
+             returning id, sku
+         ),
+         placed as (
+             insert into orders (org_id, external_id, customer_id, ordered_at, status, currency, total, channel)
+             select $1, 'o' || c.external_id, c.id, now() - (substr(c.external_id, 2)::int * 3 + $2) * interval '1 day',
+                    case when c.external_id = 'c3' then 'refunded' else 'paid' end, 'EUR', 10, 'web'
+             from people c
+             returning id
+         ),
+         lines as (
+             insert into order_lines (org_id, order_id, line_no, product_id, sku, quantity, unit_price)
+             select $1, o.id, row_number() over (partition by o.id order by g.sku), g.id, g.sku, 1, 2.5
+             from placed o cross join goods g
+         ),
+         reviewed as (
+             insert into reviews (org_id, external_id, product_id, sku, customer_id, rating, content, reviewed_at)
+             select $1, 'r' || c.external_id || g.sku, g.id, g.sku, c.id, 4, 'fine', now() - interval '2 days'
+             from people c cross join goods g
+             returning id, customer_id, reviewed_at
+         ),
+         scored as (
+             insert into customer_scores (org_id, customer_id, computed_at, model_version, recency_days, frequency,
+                 monetary, r_score, f_score, m_score, segment, horizon_days, p_alive, expected_purchases,
+                 expected_purchases_low, expected_purchases_high, churn_probability, churn_band, churn_method)
+             select $1, id, now(), 'test', 1, 1, 5, 4, 2, 3, 'champions', 90, 0.5, 1, 0, 2, 0.2, 'low', 'p_alive'
+             from people where external_id <> 'c3'
+         )
+         insert into text_scores (org_id, subject, subject_id, customer_id, written_at, channel, label, positive,
+             neutral, negative, confidence, scorer, model_name, model_version)
+         select $1, 'review', id, customer_id, reviewed_at, 'review', 'positive', 0.7, 0.2, 0.1, 0.9, 'lexicon',
+                'upgrade-test', '1'
+         from reviewed",
+    )
+    .await;
+
+    server::database::prepare(&admin, None).await.unwrap();
+    for (index, org) in orgs.iter().enumerate() {
+        let ((kept_days, raw_days), (kept_gaps, raw_gaps)) = categories(&db, *org).await;
+        assert_eq!(kept_days, raw_days, "organization {index}");
+        assert_eq!(kept_gaps, raw_gaps, "organization {index}");
+        // Two paid orders and three reviews in each category.
+        assert_eq!(
+            kept_days
+                .iter()
+                .map(|d| (d.3, d.5))
+                .fold((0, 0), |a, d| (a.0 + d.0, a.1 + d.1)),
+            (4, 6),
+            "{kept_days:?}"
+        );
+        let cells: Vec<(String, i64)> = sqlx::query_as(
+            "select category, customers from category_score_cells where org_id = $1 order by 1",
+        )
+        .bind(org)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        assert_eq!(
+            cells,
+            vec![("Bags".to_owned(), 2), ("Shoes".to_owned(), 2)],
+            "the two scored buyers in each category"
+        );
+    }
+}
+
 /// The deltas' table gives its space back only when nothing in it is left to fold: pending
 /// deltas of any organization keep it as it is.
 #[sqlx::test(migrations = false)]
@@ -1057,7 +1295,13 @@ async fn apply(app: &TestApp, org: Uuid, batch: &[Write]) {
                 }
                 orders.push(domain::records::Order::parse(&record, Utc::now()).unwrap());
             }
-            Write::Score(..) | Write::Forget(_) | Write::Segment(..) | Write::Categorize(..) | Write::Refund(..) => {}
+            Write::Score(..)
+            | Write::Forget(_)
+            | Write::Segment(..)
+            | Write::Categorize(..)
+            | Write::Refund(..)
+            | Write::Review(..)
+            | Write::Unreview(_) => {}
         }
     }
     app::backend::ingest::interactions::prepare_months(
@@ -1141,6 +1385,45 @@ async fn apply(app: &TestApp, org: Uuid, batch: &[Write]) {
                     .bind(org)
                     .bind(format!("o{e}"))
                     .bind(if *refunded { "refunded" } else { "paid" })
+                    .execute(tenant.conn())
+                    .await
+                    .unwrap();
+            }
+            Write::Review(e, c, product, h, p) => {
+                let positive = f32::from(*p) / 100.0;
+                sqlx::query(
+                    "with written as (
+                         insert into reviews (org_id, external_id, product_id, sku, customer_id, rating, content,
+                                              reviewed_at)
+                         select $1, $2, p.id, p.sku, c.id, 3, 'words', $5
+                         from products p left join customers c on c.org_id = $1 and c.external_id = $4
+                         where p.org_id = $1 and p.sku = $3
+                         on conflict (org_id, external_id) do update set product_id = excluded.product_id,
+                             sku = excluded.sku, reviewed_at = excluded.reviewed_at
+                         returning id, customer_id, reviewed_at
+                     )
+                     insert into text_scores (org_id, subject, subject_id, customer_id, written_at, channel, label,
+                         positive, neutral, negative, confidence, scorer, model_name, model_version)
+                     select $1, 'review', id, customer_id, reviewed_at, 'review', 'positive', $6, 0, 1 - $6, 0.9,
+                            'lexicon', 'rollup-test', '1'
+                     from written
+                     on conflict (org_id, subject, subject_id) do update set positive = excluded.positive,
+                         negative = excluded.negative, written_at = excluded.written_at",
+                )
+                .bind(org)
+                .bind(format!("r{e}"))
+                .bind(SKUS[usize::from(*product)])
+                .bind(format!("c{c}"))
+                .bind(base() + Duration::hours(i64::from(*h)))
+                .bind(positive)
+                .execute(tenant.conn())
+                .await
+                .unwrap();
+            }
+            Write::Unreview(e) => {
+                sqlx::query("delete from reviews where org_id = $1 and external_id = $2")
+                    .bind(org)
+                    .bind(format!("r{e}"))
                     .execute(tenant.conn())
                     .await
                     .unwrap();
@@ -1435,6 +1718,11 @@ async fn the_dashboard_figures_equal_the_raw_rows_for_the_range_and_channel(
     .execute(&app.admin_db)
     .await
     .unwrap();
+    // As a scoring run does once it has stored its scores.
+    sqlx::query("select count_category_score_cells(id) from organizations")
+        .execute(&app.admin_db)
+        .await
+        .unwrap();
     let (status, bags) = get_as(&app, token, "/api/v1/dashboard?days=30&category=Bags").await;
     assert_eq!(status, 200, "{bags}");
     assert_eq!(bags["category"], "Bags");
@@ -1509,6 +1797,28 @@ async fn the_dashboard_figures_equal_the_raw_rows_for_the_range_and_channel(
         ],
         "bag orders are all web; three of the six reviews are of bags, all in range"
     );
+    // The segments and the RFM grid: the scored customers who have bought bags.
+    let (bag_scored, bag_high_churn): (i64, i64) = sqlx::query_as(
+        "select count(*), count(*) filter (where churn_band = 'high') from customer_scores
+         where customer_id in (select o.customer_id from orders o
+                               join order_lines l on l.order_id = o.id
+                               join products p on p.id = l.product_id and p.category = 'Bags'
+                               where o.status not in ('refunded', 'cancelled'))",
+    )
+    .fetch_one(&app.admin_db)
+    .await
+    .unwrap();
+    let customers_in = |list: &Value| -> i64 {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["customers"].as_i64().unwrap())
+            .sum()
+    };
+    assert!(bag_scored > 0);
+    assert_eq!(customers_in(&bags["rfm_grid"]), bag_scored);
+    assert_eq!(customers_in(&bags["segments"]), bag_scored);
+    assert_eq!(kpi(&bags, "high_churn_risk")["value"], bag_high_churn as f64);
     let (_, unknown) = get_as(&app, token, "/api/v1/dashboard?days=30&category=Hats").await;
     assert_eq!(
         kpi(&unknown, "revenue")["value"],

@@ -43,9 +43,17 @@ async fn arrange(admin: &PgPool) -> World {
             .execute(admin)
             .await
             .unwrap();
-        // The rollups are folded after the writes, as the server's folder does; one change and
-        // one change of segment are logged again, so the folder's queues have rows to hide too.
+        // The rollups are folded after the writes, as the server's folder does, and the scored
+        // customers counted per category, as a scoring run does; one change, one change of a
+        // category and one change of segment are logged again, so the folder's queues have
+        // rows to hide too.
         app::backend::rollups::fold_on(admin, org_id).await.unwrap();
+        for statement in [
+            "select count_category_score_cells($1)",
+            "insert into category_deltas (org_id, category, day, channel) values ($1, 'Kitchen', current_date, 'web')",
+        ] {
+            sqlx::query(statement).bind(org_id).execute(admin).await.unwrap();
+        }
         sqlx::query(
             "insert into rollup_deltas (org_id, day, channel, customer_id, interactions, orders, revenue, texts,
                                         polarity_sum, polarity_squares, negative_texts, events)
@@ -98,8 +106,8 @@ fn tenant_rows(org_id: Uuid, owner: Uuid) -> String {
              values ('{org_id}', md5('{org_id}order')::uuid, 'o1', md5('{org_id}customer')::uuid, now(), 'paid', 'EUR', 10);
          insert into order_lines (org_id, order_id, line_no, product_id, sku, quantity, unit_price)
              values ('{org_id}', md5('{org_id}order')::uuid, 1, md5('{org_id}product')::uuid, 'S1', 1, 10);
-         insert into reviews (org_id, external_id, sku, rating, content, reviewed_at)
-             values ('{org_id}', 'r1', 'S1', 5, 'Lovely', now());
+         insert into reviews (org_id, id, external_id, product_id, sku, rating, content, reviewed_at)
+             values ('{org_id}', md5('{org_id}review')::uuid, 'r1', md5('{org_id}product')::uuid, 'S1', 5, 'Lovely', now());
          insert into competitor_prices (org_id, sku, competitor, price, currency, observed_at)
              values ('{org_id}', 'S1', 'Rival', 9, 'EUR', now());
          insert into inventory_levels (org_id, sku, observed_at, on_hand)
@@ -127,7 +135,7 @@ fn tenant_rows(org_id: Uuid, owner: Uuid) -> String {
              values ('{org_id}', md5('{org_id}product')::uuid, now(), 'scores/1', current_date, '{{}}');
          insert into text_scores (org_id, subject, subject_id, customer_id, written_at, channel, label, positive,
                  neutral, negative, confidence, scorer, model_name, model_version)
-             values ('{org_id}', 'review', gen_random_uuid(), md5('{org_id}customer')::uuid, now(), 'review',
+             values ('{org_id}', 'review', md5('{org_id}review')::uuid, md5('{org_id}customer')::uuid, now(), 'review',
                      'positive', 0.8, 0.15, 0.05, 0.8, 'lexicon', 'sentiment-test', '1');"
     )
 }

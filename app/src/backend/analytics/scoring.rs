@@ -586,6 +586,11 @@ pub async fn store(db: &PgPool, org: OrgId, at: DateTime<Utc>, output: &Output) 
         .bind(at)
         .execute(tenant.conn())
         .await?;
+    // The category view's segments and grid count these scores (migration 0025).
+    sqlx::query("select count_category_score_cells($1)")
+        .bind(org)
+        .execute(tenant.conn())
+        .await?;
     for (kind, result) in &output.results {
         sqlx::query(
             "insert into analytics_results (org_id, kind, computed_at, model_version, result)

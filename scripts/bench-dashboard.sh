@@ -44,6 +44,8 @@ select org_id, id, now(), 'bench', 1, 1, 1, 3, 3, 3,
        90, 0.5, 1, 0, 2, 0.2, 'low', 'p_alive'
 from customers
 on conflict (org_id, customer_id) do nothing;
+-- As a scoring run does once it has stored its scores (migration 0025).
+select count_category_score_cells(id) from organizations;
 delete from scoring_queue;
 -- The new segments are logged as moves; fold them now rather than in the first timed request.
 select fold_rollups(id, null) from organizations;

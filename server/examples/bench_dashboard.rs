@@ -186,7 +186,7 @@ async fn main() {
     loop {
         let pending: i64 = sqlx::query_scalar(
             "select (select count(*) from jobs) + (select count(*) from segment_moves)
-                  + (select count(*) from rollup_deltas)",
+                  + (select count(*) from rollup_deltas) + (select count(*) from category_deltas)",
         )
         .fetch_one(&db)
         .await
@@ -202,9 +202,10 @@ async fn main() {
     }
     let (interactions, size): (i64, String) = sqlx::query_as(
         "select (select count(*) from interactions),
-                pg_size_pretty(pg_total_relation_size('daily_rollups') + pg_total_relation_size('customer_days')
-                               + pg_total_relation_size('active_gaps') + pg_total_relation_size('segment_days')
-                               + pg_total_relation_size('segment_gaps'))",
+                (select pg_size_pretty(sum(pg_total_relation_size(t::regclass)))
+                 from unnest(array['daily_rollups', 'customer_days', 'active_gaps', 'segment_days', 'segment_gaps',
+                                   'score_cells', 'order_categories', 'category_days', 'category_gaps',
+                                   'category_score_cells']) as t)",
     )
     .fetch_one(&db)
     .await
@@ -222,7 +223,7 @@ async fn main() {
     println!("| request | range | first (ms) | p50 (ms) | p95 (ms) | raw SQL p50 (ms) | raw SQL p95 (ms) | p50 raw ÷ dashboard |");
     println!("|---|---|---|---|---|---|---|---|");
     // The segment filter reads the segment's rollups (migration 0021), the category filter the
-    // orders per category (0023) and the range's reviews of its products.
+    // category's (0025).
     let views = [
         (30, ""),
         (365, ""),

@@ -124,14 +124,10 @@ async fn import(
     }
 }
 
-/// Folds what the organization's writes logged, its categories' included (migration 0025), as
-/// the dashboard's next read would: from then on its rollups hold every row loaded so far.
+/// Folds what the organization's writes logged, as the dashboard's next read would: from then
+/// on its rollups hold every row loaded so far.
 async fn fold_rollups(admin: &mut PgConnection, org: Uuid) {
-    sqlx::query("select fold_rollups($1) + fold_category_rollups($1)")
-        .bind(org)
-        .execute(admin)
-        .await
-        .unwrap();
+    app::backend::rollups::fold_on(admin, org).await.unwrap();
 }
 
 /// Registers an organization and makes it an ingest key through the API, as a merchant would;
